@@ -1,0 +1,768 @@
+"""The command line: wiring only. Loads config, opens the store, calls the library, prints.
+
+Exit codes: 0 done, 1 failure, 2 bad usage or bad config. Errors are one line on stderr naming
+the feed, file, key or option; a traceback only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aggregator import __version__
+from aggregator._dates import isoformat, parse_moment, utcnow
+from aggregator.config import Config, find_config_path, load_config, resolve_db_url
+from aggregator.errors import AggregatorError, ConfigError, UsageError
+from aggregator.fetch import Fetcher
+from aggregator.records import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    ArticleFilter,
+    FeedKind,
+    FeedOutcome,
+    FeedSource,
+    FetchStatus,
+    StoredArticle,
+)
+from aggregator.search import MAX_TERMS, parse_query
+from aggregator.store import Store, open_store
+from aggregator.update import Updater, find_documents, import_document
+
+log = logging.getLogger("aggregator.cli")
+
+EXPORT_FIELDS = (
+    "id", "source", "title", "url", "published", "published_estimated", "author", "categories",
+    "guid", "summary_text", "summary_html", "first_seen", "updated", "agencies", "entities",
+    "action", "penalty_usd", "story_id",
+)  # fmt: skip
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+
+class _Failure(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class App:
+    """What every command needs, loaded on first use."""
+
+    config_option: str | None
+    db_option: str | None
+    verbosity: int
+    _config: Config | None = None
+    _stores: list[Store] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(find_config_path(self.config_option))
+        return self._config
+
+    def db_url(self) -> str:
+        return resolve_db_url(self.db_option, self.config)
+
+    def store(self, *, migrate: bool = True) -> Store:
+        store = open_store(self.db_url(), migrate_schema=migrate)
+        self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+
+
+class _Group(click.Group):
+    """Translates AggregatorError into click's exit-code contract, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AggregatorError as exc:
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            if app is not None and app.verbosity > 0:
+                traceback.print_exc()
+            raise _Failure(str(exc), exc.exit_code) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            if app is not None and app.verbosity > 0:
+                traceback.print_exc()
+            message = " ".join(str(exc).split())[:300]
+            raise _Failure(
+                f"internal error: {type(exc).__name__}: {message} (run with -v for details)", 1
+            ) from exc
+        finally:
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            if app is not None:
+                app.close()
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    if verbosity < 0:
+        level = logging.CRITICAL
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger = logging.getLogger("aggregator")
+    logger.handlers = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=not _stdout_is_tty())
+
+
+def _emit_json(items: Iterable[Any]) -> None:
+    """A JSON array, streamed so that a large listing never sits in memory."""
+    out = sys.stdout
+    out.write("[")
+    empty = True
+    for index, item in enumerate(items):
+        out.write(",\n" if index else "\n")
+        out.write(json.dumps(item, ensure_ascii=False))
+        empty = False
+    out.write("]\n" if empty else "\n]\n")
+
+
+def _moment(value: str | None, option: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, utcnow())
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _article_json(article: StoredArticle) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "source": article.feed,
+        "source_kind": article.feed_kind.value,
+        "published": isoformat(article.published),
+        "published_estimated": article.published_estimated,
+        "author": article.author,
+        "categories": list(article.categories),
+        "guid": article.guid,
+        # Tags arrive with the tagger; until then the publishing regulator is the only agency.
+        "agencies": [article.feed_agency] if article.feed_agency else [],
+        "entities": [],
+        "action": None,
+        "penalty_usd": None,
+        "story_id": None,
+        "summary_text": article.summary_text,
+        "summary_html": article.summary_html,
+        "first_seen": isoformat(article.first_seen),
+        "updated": isoformat(article.updated),
+    }
+
+
+def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The article filters shared by search and export."""
+    options = [
+        click.option(
+            "--source",
+            "sources",
+            multiple=True,
+            metavar="NAME",
+            help="Only articles of this feed (repeatable). Example: --source sec-press-releases",
+        ),
+        click.option(
+            "--since",
+            metavar="D",
+            help="Only articles published on or after D: a date (2024-06-01) or an age (7d, 24h).",
+        ),
+        click.option(
+            "--until",
+            metavar="D",
+            help="Only articles published before D: a date or an age (7d, 24h).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _article_filter(
+    sources: tuple[str, ...], since: str | None, until: str | None, limit: int | None
+) -> ArticleFilter:
+    return ArticleFilter(
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until"),
+        sources=tuple(sources),
+        limit=limit,
+    )
+
+
+# -- the group ---------------------------------------------------------------------------------
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="aggregator")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (else $AGGREGATOR_CONFIG, else ./config.toml, else the user config dir).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    help="Database URL or SQLite file (else $AGGREGATOR_DB_URL, else [store] url, "
+    "else a SQLite file in the user data dir).",
+)
+@click.option(
+    "-v", "--verbose", count=True, help="Log each feed update; -vv for debug; tracebacks."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but results and fatal errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str | None, db_url: str | None, verbose: int, quiet: bool
+) -> None:
+    """Regulatory-enforcement news: regulator and crypto-news feeds fetched, stored and searchable.
+
+    \b
+    Quick start:
+      aggregator fetch                 # poll the feeds of config.toml that are due
+      aggregator search binance        # ranked search with highlighted snippets
+      aggregator show 42               # one article
+    """
+    verbosity = -1 if quiet else verbose
+    _setup_logging(verbosity)
+    ctx.obj = App(config_path, db_url, verbosity)
+
+
+# -- fetch -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--feed",
+    "feed_names",
+    multiple=True,
+    metavar="NAME",
+    help="Fetch this feed now, due or not (repeatable). Example: --feed sec-press-releases",
+)
+@click.option("--all", "fetch_all", is_flag=True, help="Fetch every feed now, due or not.")
+@click.option("--strict", is_flag=True, help="Exit 1 when any feed failed (default: exit 0).")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-feed outcomes as JSON.")
+@click.pass_obj
+def fetch(
+    app: App, feed_names: tuple[str, ...], fetch_all: bool, strict: bool, as_json: bool
+) -> None:
+    """Poll the configured feeds that are due and store their new and changed articles.
+
+    Failing feeds are reported and recorded (see `aggregator feeds list`) and never stop the
+    others. Example: aggregator fetch --feed sec-press-releases --feed coindesk
+    """
+    config = app.config
+    if not config.feeds:
+        where = str(config.path) if config.path else "no config file found"
+        raise ConfigError("no [[feeds]] configured; add some (see README)", path=where)
+    sources = [config.feed(name) for name in feed_names] if feed_names else list(config.feeds)
+    if config.http.user_agent == config.__class__().http.user_agent and sys.stderr.isatty():
+        click.echo(
+            "note: set [http] user_agent to name yourself and a contact e-mail; "
+            "SEC.gov blocks anonymous bots",
+            err=True,
+        )
+    store = app.store()
+    interactive = sys.stderr.isatty() and not as_json and app.verbosity >= 0
+    with Fetcher(config.http) as fetcher, _progress(interactive) as progress:
+        updater = Updater(store, fetcher)
+        outcomes = updater.update(
+            sources,
+            only_due=not (fetch_all or feed_names),
+            workers=config.http.concurrency,
+            on_start=progress.start,
+            on_outcome=progress.advance,
+        )
+    failed = [outcome for outcome in outcomes if outcome.status is FetchStatus.ERROR]
+    if as_json:
+        _emit_json(_outcome_json(outcome) for outcome in outcomes)
+    elif _stdout_is_tty():
+        _print_outcomes(outcomes, "feed")
+    else:
+        _print_errors(failed, app)
+    if strict and failed:
+        raise _Failure(f"{len(failed)} of {len(outcomes)} feeds failed", 1)
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, outcome: FeedOutcome) -> None:
+        pass
+
+
+class _BarProgress(_NoProgress):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        self.task = self.progress.add_task("fetching", total=total)
+
+    def advance(self, outcome: FeedOutcome) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, advance=1, description=outcome.feed[:30])
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[_NoProgress]:
+    if not enabled:
+        yield _NoProgress()
+        return
+    with Progress(
+        TextColumn("{task.description:<30}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        yield _BarProgress(progress)
+
+
+def _outcome_json(outcome: FeedOutcome) -> dict[str, Any]:
+    return {
+        "feed": outcome.feed,
+        "url": outcome.url,
+        "status": outcome.status.value,
+        "new": outcome.new,
+        "updated": outcome.updated,
+        "skipped": outcome.skipped,
+        "error": outcome.error,
+        "seconds": outcome.seconds,
+    }
+
+
+def _print_outcomes(outcomes: list[FeedOutcome], first_column: str) -> None:
+    console = _console()
+    if not outcomes:
+        console.print("nothing to do: no feed is due (use --all to fetch every feed now)")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column(first_column)
+    table.add_column("status")
+    table.add_column("new", justify="right")
+    table.add_column("updated", justify="right")
+    table.add_column("detail", overflow="fold")
+    for outcome in sorted(outcomes, key=lambda o: (o.status is not FetchStatus.ERROR, o.feed)):
+        style = {"ok": "green", "not_modified": "dim", "error": "red"}[outcome.status.value]
+        detail = outcome.error or (
+            f"{outcome.skipped} unusable items skipped" if outcome.skipped else ""
+        )
+        table.add_row(
+            escape(outcome.feed or outcome.url),
+            f"[{style}]{outcome.status.value.replace('_', ' ')}[/]",
+            str(outcome.new),
+            str(outcome.updated),
+            escape(detail),
+        )
+    console.print(table)
+    new = sum(o.new for o in outcomes)
+    updated = sum(o.updated for o in outcomes)
+    failed = sum(o.status is FetchStatus.ERROR for o in outcomes)
+    console.print(f"{len(outcomes)} done: {new} new, {updated} updated, {failed} failed")
+
+
+def _print_errors(failed: list[FeedOutcome], app: App) -> None:
+    if app.verbosity < 0:
+        return
+    for outcome in failed:
+        click.echo(f"error: {outcome.feed or outcome.url}: {outcome.error}", err=True)
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--feed",
+    "feed_name",
+    metavar="NAME",
+    help="Store every document under this feed (a configured one, or a new name).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice([kind.value for kind in FeedKind]),
+    default=FeedKind.NEWS.value,
+    show_default=True,
+    help="Kind of a feed created for a document that matches no known feed.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when any document failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-document outcomes as JSON.")
+@click.pass_obj
+def import_(
+    app: App,
+    paths: tuple[Path, ...],
+    feed_name: str | None,
+    kind: str,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Ingest saved feed documents (files, or folders searched for .xml/.rss/.atom/.rdf/.json
+    files) through the same parse-and-store path as fetch: offline backfill from archives.
+
+    A document joins the configured feed whose URL it names as its own (rel=self or channel
+    link), else a feed named "import:<its title>". Example: aggregator import archive/2024/
+    """
+    config = app.config
+    documents = list(find_documents(paths))
+    if not documents:
+        raise UsageError("no feed documents found under " + ", ".join(map(str, paths)))
+    store = app.store()
+    now = utcnow()
+    store.sync_feeds(config.feeds, now)
+    if feed_name:
+        source = next((s for s in config.feeds if s.name == feed_name), None)
+        if source is None:
+            source = FeedSource(
+                name=feed_name, url=documents[0].resolve().as_uri(), kind=FeedKind(kind)
+            )
+        store.ensure_feed(source, now)
+    interactive = sys.stderr.isatty() and not as_json and app.verbosity >= 0
+    outcomes: list[FeedOutcome] = []
+    with _progress(interactive) as progress:
+        progress.start(len(documents))
+        for path in documents:
+            outcome = import_document(
+                store, path, sources=config.feeds, feed=feed_name, kind=FeedKind(kind), now=now
+            )
+            outcomes.append(outcome)
+            progress.advance(outcome)
+    failed = [o for o in outcomes if o.status is FetchStatus.ERROR]
+    if as_json:
+        _emit_json(_outcome_json(outcome) for outcome in outcomes)
+    elif _stdout_is_tty():
+        _print_outcomes(outcomes, "feed")
+    else:
+        _print_errors(failed, app)
+        if app.verbosity >= 0:
+            new = sum(o.new for o in outcomes)
+            click.echo(
+                f"{len(outcomes) - len(failed)} documents imported, {new} new articles, "
+                f"{len(failed)} failed"
+            )
+    if failed and (strict or len(failed) == len(outcomes)):
+        raise _Failure(f"{len(failed)} of {len(outcomes)} documents failed", 1)
+
+
+# -- search, show, export ----------------------------------------------------------------------
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", nargs=-1, required=True)
+@_filter_options
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="At most this many results.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array with snippet and score.")
+@click.pass_obj
+def search(
+    app: App,
+    query: tuple[str, ...],
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Ranked full-text search over titles and summaries, newest and regulators first at equal
+    relevance, with the matches highlighted.
+
+    \b
+    Query language (anything else is taken literally, never a syntax error):
+      binance penalty        every word must match
+      "wells notice"         a phrase
+      -bitcoin               must not match
+      sec OR cftc            either
+      crypt*                 a prefix
+    Example: aggregator search '"wells notice"' --since 30d
+    """
+    parsed, truncated = parse_query(" ".join(query))
+    if truncated:
+        click.echo(f"note: only the first {MAX_TERMS} words of the query are used", err=True)
+    where = _article_filter(sources, since, until, limit)
+    hits = app.store().search(parsed, where, utcnow())
+    if as_json:
+        _emit_json(
+            {
+                **_article_json(hit.article),
+                "snippet": _highlight(hit.snippet, "**", "**"),
+                "score": round(hit.score, 6),
+            }
+            for hit in hits
+        )
+        return
+    console = _console()
+    tty = _stdout_is_tty()
+    if not hits:
+        click.echo("no matches", err=True)
+        return
+    for hit in hits:
+        article = hit.article
+        date = article.published.strftime("%Y-%m-%d")
+        snippet = hit.snippet
+        if _highlight(snippet, "", "") == article.title:
+            # The match is in the title, printed already; show the start of the summary.
+            snippet = article.summary_text[:200] + ("…" if len(article.summary_text) > 200 else "")
+        if tty:
+            console.print(
+                f"[bold]{escape(article.title)}[/]\n"
+                f"  [dim]#{article.id} · {date} · {escape(article.feed)}[/]"
+            )
+            if snippet:
+                console.print("  " + _highlight(escape(snippet), "[bold yellow]", "[/]"))
+            if article.url:
+                console.print(f"  [blue]{escape(article.url)}[/]")
+            console.print()
+        else:
+            click.echo(f"#{article.id}\t{date}\t{article.feed}\t{article.title}")
+            if snippet:
+                click.echo("  " + _highlight(snippet, "", ""))
+            if article.url:
+                click.echo("  " + article.url)
+
+
+def _highlight(snippet: str, start: str, end: str) -> str:
+    return snippet.replace(HIGHLIGHT_START, start).replace(HIGHLIGHT_END, end)
+
+
+@cli.command()
+@click.argument("article_id", type=int, metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array holding the article.")
+@click.pass_obj
+def show(app: App, article_id: int, as_json: bool) -> None:
+    """Show one stored article: its source, dates, link and summary. Example: aggregator show 42"""
+    article = app.store().get_article(article_id)
+    if as_json:
+        _emit_json([_article_json(article)])
+        return
+    lines = [
+        article.title,
+        "",
+        f"id:         {article.id}",
+        f"source:     {article.feed} ({article.feed_kind.value}"
+        + (f", {article.feed_agency})" if article.feed_agency else ")"),
+        f"published:  {isoformat(article.published)}"
+        + ("  (no date in the feed: first seen)" if article.published_estimated else ""),
+        f"url:        {article.url or '-'}",
+    ]
+    if article.author:
+        lines.append(f"author:     {article.author}")
+    if article.categories:
+        lines.append(f"categories: {', '.join(article.categories)}")
+    lines += ["", article.summary_text or "(no summary)"]
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines (one article per line) or CSV with a header row.",
+)
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many articles.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_obj
+def export(
+    app: App,
+    fmt: str,
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    output: Path | None,
+) -> None:
+    """Dump stored articles, newest first, with every field.
+
+    In CSV, a cell that a spreadsheet would run as a formula (starting with = + - @) is
+    prefixed with a single quote. Example: aggregator export --format csv --since 30d -o out.csv
+    """
+    where = _article_filter(sources, since, until, limit)
+    store = app.store()
+    try:
+        handle: IO[str] = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as exc:
+        raise UsageError(f"--output {output}: {exc.strerror or exc}") from exc
+    count = 0
+    try:
+        if fmt == "jsonl":
+            for article in store.get_articles(where):
+                handle.write(json.dumps(_article_json(article), ensure_ascii=False) + "\n")
+                count += 1
+        else:
+            writer = csv.DictWriter(handle, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            for article in store.get_articles(where):
+                writer.writerow({k: _csv_cell(v) for k, v in _article_json(article).items()})
+                count += 1
+    finally:
+        if output:
+            handle.close()
+    if output and app.verbosity >= 0:
+        click.echo(f"{count} articles written to {output}", err=True)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        value = "; ".join(str(item) for item in value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# -- feeds -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def feeds() -> None:
+    """Inspect the configured feeds and their state."""
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of feeds.")
+@click.pass_obj
+def feeds_list(app: App, as_json: bool) -> None:
+    """List the feeds in the store (those of config.toml first synced): kind, agency, articles,
+    last status. Example: aggregator feeds list --json"""
+    store = app.store()
+    store.sync_feeds(app.config.feeds, utcnow())
+    states = store.get_feeds()
+    configured = {source.name for source in app.config.feeds}
+    rows = [
+        {
+            "name": s.name,
+            "url": s.url,
+            "kind": s.kind.value,
+            "agency": s.agency,
+            "configured": s.name in configured,
+            "articles": s.article_count,
+            "last_status": s.last_status.value if s.last_status else None,
+            "last_error": s.last_error,
+            "last_fetched": isoformat(s.last_fetched),
+            "last_success": isoformat(s.last_success),
+            "consecutive_failures": s.consecutive_failures,
+            "next_check": isoformat(s.next_check),
+            "moved_to": s.permanent_url,
+        }
+        for s in states
+    ]
+    if as_json:
+        _emit_json(rows)
+        return
+    if not _stdout_is_tty():
+        for row in rows:
+            click.echo(
+                "\t".join(
+                    str(row[k] if row[k] is not None else "-")
+                    for k in ("name", "kind", "agency", "articles", "last_status", "url")
+                )
+            )
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("name", "kind", "agency", "articles", "status", "url"):
+        table.add_column(column, justify="right" if column == "articles" else "left")
+    for row in rows:
+        status = row["last_status"] or "never fetched"
+        if row["last_error"]:
+            status = f"[red]error[/]: {escape(row['last_error'])}"
+        if row["moved_to"]:
+            status += f" [yellow](moved to {escape(row['moved_to'])}: update config.toml)[/]"
+        table.add_row(
+            escape(row["name"]),
+            row["kind"],
+            row["agency"] or "",
+            str(row["articles"]),
+            status,
+            escape(row["url"]),
+        )
+    _console().print(table)
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations (also applied automatically on first use)."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(app: App) -> None:
+    """Migrate the store to the newest schema. Example: aggregator --db store.sqlite db upgrade"""
+    store = app.store(migrate=False)
+    before, after = store.upgrade()
+    if before == after:
+        click.echo(f"{store.display_url}: already at revision {after}")
+    else:
+        click.echo(f"{store.display_url}: upgraded from {before or 'empty'} to {after}")
+
+
+@db.command()
+@click.pass_obj
+def current(app: App) -> None:
+    """Print the store's schema revision and whether it is the newest.
+
+    Example: aggregator db current
+    """
+    store = app.store(migrate=False)
+    revision, head = store.revision()
+    if revision is None:
+        click.echo(f"{store.display_url}: empty (no schema yet; created on first use)")
+    elif revision == head:
+        click.echo(f"{store.display_url}: {revision} (head)")
+    else:
+        click.echo(f"{store.display_url}: {revision} (head is {head}; run: aggregator db upgrade)")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """The console script."""
+    cli.main(args=argv, prog_name="aggregator")
+    sys.exit(0)

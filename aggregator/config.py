@@ -1,0 +1,240 @@
+"""Load ``config.toml`` into frozen settings. Every default lives here, once.
+
+Errors name the file and the key (``config.toml: feeds[3].url: ...``) and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from aggregator import __version__
+from aggregator._dates import parse_duration
+from aggregator._urls import absolute_http_url
+from aggregator.errors import ConfigError
+from aggregator.records import FeedKind, FeedSource
+
+APP_NAME = "aggregator"
+CONFIG_ENV = "AGGREGATOR_CONFIG"
+DB_URL_ENV = "AGGREGATOR_DB_URL"
+
+DEFAULT_USER_AGENT = (
+    f"aggregator/{__version__} (regulatory news aggregator; "
+    "set [http] user_agent to name yourself and a contact e-mail)"
+)
+DEFAULT_TIMEOUT = 30.0  # seconds: the whole of one feed's download, connect to last byte
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # decompressed body
+DEFAULT_CONCURRENCY = 8
+DEFAULT_PER_HOST = 2
+DEFAULT_INTERVAL = {FeedKind.REGULATOR: 1800, FeedKind.NEWS: 900}  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_host: int = DEFAULT_PER_HOST
+    allow_private_networks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None = None  # None: no file was found, defaults only
+    store: StoreConfig = field(default_factory=StoreConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    feeds: tuple[FeedSource, ...] = ()
+
+    def feed(self, name: str) -> FeedSource:
+        for source in self.feeds:
+            if source.name == name:
+                return source
+        known = ", ".join(source.name for source in self.feeds) or "none configured"
+        raise ConfigError(f"no feed named {name!r} (known: {known})", key="--feed")
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_db_url() -> str:
+    return "sqlite:///" + str(Path(platformdirs.user_data_dir(APP_NAME)) / "aggregator.sqlite")
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """``--config``, else ``$AGGREGATOR_CONFIG``, else ``./config.toml``, else the user config
+    dir; None when none of them exists."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    for candidate in (Path("config.toml"), default_config_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and check a config file; ``None`` gives the defaults with no feeds."""
+    if path is None:
+        return Config()
+    name = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=name) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", path=name) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=name) from exc
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    reader = _Reader(str(path) if path else "config")
+    reader.only_keys(data, "", {"store", "http", "feeds"})
+    store = reader.table(data, "store")
+    reader.only_keys(store, "store", {"url"})
+    http = reader.table(data, "http")
+    reader.only_keys(
+        http,
+        "http",
+        {"user_agent", "timeout", "max_bytes", "concurrency", "per_host", "allow_private_networks"},
+    )
+    http_config = HttpConfig(
+        user_agent=reader.string(http, "http.user_agent", DEFAULT_USER_AGENT),
+        timeout=reader.number(http, "http.timeout", DEFAULT_TIMEOUT, minimum=1),
+        max_bytes=int(reader.number(http, "http.max_bytes", DEFAULT_MAX_BYTES, minimum=1024)),
+        concurrency=int(reader.number(http, "http.concurrency", DEFAULT_CONCURRENCY, minimum=1)),
+        per_host=int(reader.number(http, "http.per_host", DEFAULT_PER_HOST, minimum=1)),
+        allow_private_networks=reader.boolean(http, "http.allow_private_networks", False),
+    )
+    store_url = reader.string(store, "store.url", None) if "url" in store else None
+    return Config(
+        path=path,
+        store=StoreConfig(url=store_url or None),
+        http=http_config,
+        feeds=reader.feeds(data.get("feeds", [])),
+    )
+
+
+class _Reader:
+    """Typed access to the TOML tree; every complaint names the file and the key."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, path=self.path, key=key)
+
+    def only_keys(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                full = f"{where}.{key}" if where else key
+                known = ", ".join(sorted(allowed))
+                raise self.fail(full, f"unknown key (known here: {known})")
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table, e.g. [" + key + "]")
+        return value
+
+    def string(self, table: dict[str, Any], key: str, default: str | None) -> Any:
+        value = table.get(key.rsplit(".", 1)[-1], default)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(key, f"must be a string, not {value!r}")
+        return value
+
+    def number(self, table: dict[str, Any], key: str, default: float, *, minimum: float) -> float:
+        value = table.get(key.rsplit(".", 1)[-1], default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"must be a number, not {value!r}")
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum:g}, not {value!r}")
+        return value
+
+    def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
+        value = table.get(key.rsplit(".", 1)[-1], default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, not {value!r}")
+        return value
+
+    def feeds(self, value: Any) -> tuple[FeedSource, ...]:
+        if not isinstance(value, list):
+            raise self.fail("feeds", "must be an array of tables: [[feeds]]")
+        sources: list[FeedSource] = []
+        names: set[str] = set()
+        for index, item in enumerate(value):
+            where = f"feeds[{index}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "must be a table: [[feeds]]")
+            self.only_keys(item, where, {"name", "url", "kind", "agency", "interval"})
+            name = self.string(item, f"{where}.name", None)
+            if not name or not name.strip():
+                raise self.fail(f"{where}.name", "is required")
+            name = name.strip()
+            where = f"feeds[{index}] ({name})"
+            if name in names:
+                raise self.fail(f"{where}.name", "is used by another feed")
+            names.add(name)
+            url = self.string(item, f"{where}.url", None)
+            if not url or absolute_http_url(url) is None:
+                raise self.fail(f"{where}.url", f"must be an http(s) URL, not {url!r}")
+            kind_text = self.string(item, f"{where}.kind", "news")
+            try:
+                kind = FeedKind(kind_text)
+            except ValueError:
+                raise self.fail(
+                    f"{where}.kind", f"must be 'regulator' or 'news', not {kind_text!r}"
+                ) from None
+            agency = self.string(item, f"{where}.agency", None)
+            if kind is FeedKind.REGULATOR and not agency:
+                raise self.fail(f"{where}.agency", "is required for a regulator feed")
+            sources.append(
+                FeedSource(
+                    name=name,
+                    url=url.strip(),
+                    kind=kind,
+                    agency=agency.strip().upper() if agency else None,
+                    interval=self.interval(item, f"{where}.interval", kind),
+                )
+            )
+        return tuple(sources)
+
+    def interval(self, item: dict[str, Any], key: str, kind: FeedKind) -> int:
+        value = item.get("interval")
+        if value is None:
+            return DEFAULT_INTERVAL[kind]
+        if isinstance(value, bool):
+            raise self.fail(key, f"must be seconds or a duration like '30m', not {value!r}")
+        try:
+            seconds = int(value) if isinstance(value, int) else parse_duration(str(value))
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+        if seconds < 60:
+            raise self.fail(key, f"must be at least 60 seconds, not {value!r}")
+        return seconds
+
+
+def resolve_db_url(explicit: str | None, config: Config) -> str:
+    """``--db``, else ``$AGGREGATOR_DB_URL``, else ``[store] url``, else the user data dir.
+
+    A bare path is taken as a SQLite file.
+    """
+    url = explicit or os.environ.get(DB_URL_ENV) or config.store.url or default_db_url()
+    if "://" not in url:
+        url = "sqlite:///" + str(Path(url).expanduser())
+    return url

@@ -1,0 +1,90 @@
+"""The exception tree of aggregator.
+
+Every error a user can meet is an :class:`AggregatorError` whose ``str()`` is one complete
+line naming the feed, file, key or option at fault::
+
+    AggregatorError
+    ├── ConfigError (path, key)          bad or missing configuration; exit code 2
+    ├── UsageError                       a bad command-line value; exit code 2
+    ├── FeedError (url)                  one feed failed; stored on the feed, never fatal to a run
+    │   ├── FetchError                   network, HTTP status, size or time limits
+    │   └── ParseError                   the document is not a feed
+    ├── ImportError_ (path)              a saved document could not be read
+    └── StoreError                       the database failed
+        ├── NotFoundError                no such article or feed
+        └── SchemaError                  the store's schema is not one this code can use
+
+Third-party exceptions (httpx, feedparser, SQLAlchemy) are translated into these at the one place
+where they occur, with the cause chained.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Root of every error aggregator raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(AggregatorError):
+    """The configuration file or a value in it is wrong."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        where = ""
+        if path and key:
+            where = f"{path}: {key}: "
+        elif path:
+            where = f"{path}: "
+        elif key:
+            where = f"{key}: "
+        super().__init__(f"{where}{message}")
+
+
+class UsageError(AggregatorError):
+    """A command-line value is wrong (an empty query, a bad date ...)."""
+
+    exit_code = 2
+
+
+class FeedError(AggregatorError):
+    """One feed could not be updated. ``reason`` is the short one-line cause."""
+
+    def __init__(self, url: str, reason: str, *, retry_after: float | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(f"{url}: {reason}")
+
+
+class FetchError(FeedError):
+    """The feed could not be downloaded."""
+
+
+class ParseError(FeedError):
+    """The downloaded document is not a usable feed."""
+
+
+class DocumentError(AggregatorError):
+    """A saved feed document given to ``import`` could not be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class StoreError(AggregatorError):
+    """The database failed."""
+
+
+class NotFoundError(StoreError):
+    """The article or feed asked for does not exist."""
+
+
+class SchemaError(StoreError):
+    """The store's schema is missing, too old to be upgraded here, or newer than this code."""

@@ -1,0 +1,170 @@
+"""The storage interface: the only code that talks to the database.
+
+Open one with :func:`open_store`. Every method takes and returns records (never rows), runs in
+its own transaction, and raises :class:`~aggregator.errors.StoreError` (or a subclass) on a
+database failure, naming the database.
+
+Feeds
+    ``sync_feeds``, ``ensure_feed``, ``get_feeds``, ``get_feed``, ``find_feed_by_url``
+Updates
+    ``apply_update``: one fetch's articles and the feed's new state, in one transaction
+Articles
+    ``get_article``, ``get_articles``, ``count_articles``
+Search
+    ``search``
+Schema
+    ``open_store(url, migrate=True)`` migrates a new or older store on first use;
+    ``revision``, ``upgrade``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from aggregator.errors import NotFoundError, StoreError
+from aggregator.records import (
+    ArticleFilter,
+    FeedSource,
+    FeedState,
+    FeedUpdateIntent,
+    FetchStatus,
+    SearchHit,
+    SearchQuery,
+    StoreCounts,
+    StoredArticle,
+)
+from aggregator.store import _articles, _feeds, _search_sqlite, migrate
+from aggregator.store._engine import (
+    display_url,
+    make_engine,
+    read_transaction,
+    wrap_errors,
+    write_transaction,
+)
+from aggregator.store.schema import articles
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """One database. Safe to share between threads; several processes may open the same one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.display_url = display_url(url)
+        self._engine = make_engine(url)
+        self.dialect = self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def revision(self) -> tuple[str | None, str]:
+        """(the store's schema revision or None when empty, the newest this code knows)."""
+        with wrap_errors(self.url), self._engine.connect() as connection:
+            return migrate.current_revision(connection), migrate.head_revision()
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate to the newest revision; returns (before, after). Raises SchemaError when the
+        store is newer than this code."""
+        with wrap_errors(self.url):
+            return migrate.upgrade(self._engine, self.url)
+
+    def ensure_current(self) -> None:
+        with wrap_errors(self.url):
+            migrate.ensure_current(self._engine, self.url)
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    def sync_feeds(self, sources: Sequence[FeedSource], now: datetime) -> None:
+        """Make the stored feeds match the configured ones (feeds are never deleted here)."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            _feeds.sync_feeds(connection, sources, now)
+
+    def ensure_feed(self, source: FeedSource, now: datetime) -> FeedState:
+        """The feed named ``source.name``, created from ``source`` when missing."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            _feeds.ensure_feed(connection, source, now)
+            return _feeds.get_feeds(connection, [source.name])[0]
+
+    def get_feeds(self, names: Iterable[str] | None = None) -> list[FeedState]:
+        """Feeds by name (all when ``names`` is None), sorted by name, with article counts."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _feeds.get_feeds(connection, names)
+
+    def get_feed(self, name: str) -> FeedState:
+        """Raises NotFoundError."""
+        found = self.get_feeds([name])
+        if not found:
+            raise NotFoundError(f"no feed named {name!r} in {self.display_url}")
+        return found[0]
+
+    def find_feed_by_url(self, urls: Iterable[str]) -> str | None:
+        """The name of a feed whose URL (or permanent redirect) is one of ``urls``."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _feeds.find_feed_by_url(connection, list(urls))
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def apply_update(self, intent: FeedUpdateIntent) -> StoreCounts:
+        """Write one fetch's articles and the feed's new state (validators, status, error,
+        next check) in one transaction: a crash leaves either all of it or none."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            feed = _feeds.feed_id(connection, intent.feed)
+            counts = StoreCounts()
+            if intent.status is FetchStatus.OK and intent.articles:
+                counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
+            _feeds.apply_state(connection, feed, intent)
+            return counts
+
+    # -- articles -----------------------------------------------------------------------------
+
+    def get_article(self, article_id: int) -> StoredArticle:
+        """Raises NotFoundError."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _articles.get_article(connection, article_id)
+
+    def get_articles(self, where: ArticleFilter | None = None) -> Iterator[StoredArticle]:
+        """Articles newest first, streamed."""
+        where = where or ArticleFilter()
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            yield from _articles.iter_articles(connection, where)
+
+    def count_articles(self) -> int:
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return int(connection.execute(select(func.count()).select_from(articles)).scalar_one())
+
+    # -- search -------------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery, where: ArticleFilter, now: datetime) -> list[SearchHit]:
+        """Ranked full-text search: relevance (title above body) times recency, a regulator's
+        release above press coverage at equal relevance."""
+        if self.dialect != "sqlite":
+            raise StoreError(
+                f"{self.display_url}: full-text search is implemented for SQLite only so far"
+            )
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _search_sqlite.search(connection, query, where, now)
+
+
+def open_store(url: str, *, migrate_schema: bool = True) -> Store:
+    """Open the store at ``url``; a new or older store is migrated first (one process at a
+    time), a newer one is refused with SchemaError."""
+    store = Store(url)
+    if migrate_schema:
+        try:
+            store.ensure_current()
+        except BaseException:
+            store.close()
+            raise
+    return store

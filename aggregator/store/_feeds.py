@@ -1,0 +1,149 @@
+"""Feed rows: configuration sync, fetch state, row → record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from aggregator._dates import as_utc
+from aggregator.errors import NotFoundError
+from aggregator.records import (
+    FeedKind,
+    FeedSource,
+    FeedState,
+    FeedUpdateIntent,
+    FetchStatus,
+    Validators,
+)
+from aggregator.store.schema import articles, feeds
+
+
+def sync_feeds(connection: Connection, sources: Sequence[FeedSource], now: datetime) -> None:
+    """Insert configured feeds that are new and update the settings of known ones.
+
+    Feeds no longer configured are left alone with their articles (nothing is lost); they are
+    simply not fetched.
+    """
+    existing = {row.name: row for row in connection.execute(select(feeds))}
+    for source in sources:
+        row = existing.get(source.name)
+        values = {
+            "url": source.url,
+            "kind": source.kind.value,
+            "agency": source.agency,
+            "interval": source.interval,
+        }
+        if row is None:
+            connection.execute(feeds.insert().values(name=source.name, created=now, **values))
+            continue
+        changed = {key: value for key, value in values.items() if getattr(row, key) != value}
+        if "url" in changed:
+            # A new address invalidates what we knew about the old one.
+            changed.update(etag=None, last_modified=None, permanent_url=None, next_check=None)
+        if changed:
+            connection.execute(feeds.update().where(feeds.c.id == row.id).values(**changed))
+
+
+def ensure_feed(connection: Connection, source: FeedSource, now: datetime) -> int:
+    """The id of the feed named ``source.name``, created from ``source`` if it does not exist."""
+    found = connection.execute(select(feeds.c.id).where(feeds.c.name == source.name)).scalar()
+    if found is not None:
+        return int(found)
+    result = connection.execute(
+        feeds.insert().values(
+            name=source.name,
+            url=source.url,
+            kind=source.kind.value,
+            agency=source.agency,
+            interval=source.interval,
+            created=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def feed_id(connection: Connection, name: str) -> int:
+    found = connection.execute(select(feeds.c.id).where(feeds.c.name == name)).scalar()
+    if found is None:
+        raise NotFoundError(f"no feed named {name!r} in the store")
+    return int(found)
+
+
+def get_feeds(connection: Connection, names: Iterable[str] | None = None) -> list[FeedState]:
+    counts = (
+        select(articles.c.feed_id, func.count().label("n")).group_by(articles.c.feed_id).subquery()
+    )
+    query = (
+        select(feeds, func.coalesce(counts.c.n, 0).label("article_count"))
+        .select_from(feeds.outerjoin(counts, counts.c.feed_id == feeds.c.id))
+        .order_by(feeds.c.name)
+    )
+    if names is not None:
+        query = query.where(feeds.c.name.in_(list(names)))
+    return [feed_from_row(row) for row in connection.execute(query)]
+
+
+def find_feed_by_url(connection: Connection, urls: Iterable[str]) -> str | None:
+    wanted = [url for url in urls if url]
+    if not wanted:
+        return None
+    query = select(feeds.c.name).where(feeds.c.url.in_(wanted) | feeds.c.permanent_url.in_(wanted))
+    return connection.execute(query.order_by(feeds.c.id).limit(1)).scalar()
+
+
+def apply_state(connection: Connection, feed: int, intent: FeedUpdateIntent) -> None:
+    if not intent.from_network:
+        if intent.title:
+            connection.execute(
+                feeds.update()
+                .where(feeds.c.id == feed, feeds.c.title.is_(None))
+                .values(title=intent.title)
+            )
+        return
+    values: dict[str, Any] = {
+        "last_fetched": intent.fetched,
+        "last_status": intent.status.value,
+        "next_check": intent.next_check,
+        "http_status": intent.http_status,
+    }
+    if intent.validators is not None:
+        values["etag"] = intent.validators.etag
+        values["last_modified"] = intent.validators.last_modified
+    if intent.permanent_url is not None:
+        values["permanent_url"] = intent.permanent_url
+    if intent.status is FetchStatus.ERROR:
+        values["last_error"] = intent.error
+        values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+    else:
+        values["last_error"] = None
+        values["consecutive_failures"] = 0
+        values["last_success"] = intent.fetched
+        if intent.title:
+            values["title"] = intent.title
+    connection.execute(feeds.update().where(feeds.c.id == feed).values(**values))
+
+
+def feed_from_row(row: Any) -> FeedState:
+    mapping = row._mapping
+    return FeedState(
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        kind=FeedKind(row.kind),
+        agency=row.agency,
+        interval=row.interval,
+        title=row.title,
+        validators=Validators(etag=row.etag, last_modified=row.last_modified),
+        last_fetched=as_utc(row.last_fetched),
+        last_success=as_utc(row.last_success),
+        last_status=FetchStatus(row.last_status) if row.last_status else None,
+        last_error=row.last_error,
+        consecutive_failures=row.consecutive_failures,
+        next_check=as_utc(row.next_check),
+        permanent_url=row.permanent_url,
+        http_status=row.http_status,
+        article_count=int(mapping.get("article_count", 0) or 0),
+    )

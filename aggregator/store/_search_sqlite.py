@@ -1,0 +1,110 @@
+"""Full-text search on SQLite FTS5: a SearchQuery translated to a MATCH expression built only
+from quoted strings, so no user input can reach FTS5's own syntax."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, column, func, literal_column, select, table
+
+from aggregator.records import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    ArticleFilter,
+    SearchHit,
+    SearchQuery,
+    SearchTerm,
+)
+from aggregator.store._articles import apply_filter, article_columns, article_from_row
+from aggregator.store.schema import articles, feeds
+
+TITLE_WEIGHT = 8.0  # bm25 weight of the title against 1.0 for the summary
+RECENCY_HALF_LIFE_DAYS = 30.0  # a month-old article keeps half of its recency bonus
+RECENCY_BONUS = 0.5  # at most +50 % for an article published today
+REGULATOR_BONUS = 1.1  # a regulator's own release ranks above press coverage at equal relevance
+SNIPPET_TOKENS = 24
+
+
+def _quoted(term: SearchTerm) -> str:
+    quoted = '"' + term.text.replace('"', '""') + '"'
+    return quoted + "*" if term.prefix else quoted
+
+
+def match_expression(query: SearchQuery) -> tuple[str | None, str | None]:
+    """(positive expression or None, excluded expression or None)."""
+    positive = " AND ".join(
+        "(" + " OR ".join(_quoted(term) for term in clause) + ")" for clause in query.clauses
+    )
+    negative = " OR ".join(_quoted(term) for term in query.excluded)
+    return positive or None, negative or None
+
+
+def search(
+    connection: Connection, query: SearchQuery, where: ArticleFilter, now: datetime
+) -> list[SearchHit]:
+    positive, negative = match_expression(query)
+    if positive is None and negative is None:
+        return []
+    limit = where.limit if where.limit is not None else 20
+    joined = articles.join(feeds, feeds.c.id == articles.c.feed_id)
+    age_days = func.max(0.0, func.julianday(now) - func.julianday(articles.c.published))
+    recency = 1.0 + RECENCY_BONUS / (1.0 + age_days / RECENCY_HALF_LIFE_DAYS)
+    kind_bonus = case((feeds.c.kind == "regulator", REGULATOR_BONUS), else_=1.0)
+    if positive is not None:
+        fts = table("articles_fts", column("rowid"))
+        relevance = literal_column(f"-bm25(articles_fts, {TITLE_WEIGHT}, 1.0)")
+        snippet = literal_column(
+            f"snippet(articles_fts, 1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', "
+            f"{SNIPPET_TOKENS})"
+        )
+        title_snippet = literal_column(
+            f"highlight(articles_fts, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}')"
+        )
+        expression = positive if negative is None else f"({positive}) NOT ({negative})"
+        score = (relevance * recency * kind_bonus).label("score")
+        statement = (
+            select(
+                *article_columns(),
+                score,
+                snippet.label("snippet"),
+                title_snippet.label("title_snippet"),
+            )
+            .select_from(fts)
+            .join(articles, articles.c.id == fts.c.rowid)
+            .join(feeds, feeds.c.id == articles.c.feed_id)
+            .where(literal_column("articles_fts").op("MATCH")(expression))
+        )
+    else:
+        # Only exclusions: everything recent that does not match them.
+        fts = table("articles_fts", column("rowid"))
+        excluded = (
+            select(fts.c.rowid)
+            .select_from(fts)
+            .where(literal_column("articles_fts").op("MATCH")(negative))
+        )
+        score = (recency * kind_bonus).label("score")
+        statement = (
+            select(
+                *article_columns(),
+                score,
+                literal_column("''").label("snippet"),
+                literal_column("''").label("title_snippet"),
+            )
+            .select_from(joined)
+            .where(articles.c.id.not_in(excluded))
+        )
+    statement = apply_filter(statement, where).order_by(
+        literal_column("score").desc(), articles.c.published.desc(), articles.c.id.desc()
+    )
+    rows = connection.execute(statement.limit(limit)).all()
+    return [_hit(row) for row in rows]
+
+
+def _hit(row: Any) -> SearchHit:
+    article = article_from_row(row)
+    # The summary's best passage when the match is there, else the title with its match.
+    snippet = row.snippet or ""
+    if HIGHLIGHT_START not in snippet:
+        snippet = row.title_snippet or article.summary_text[:200] or article.title
+    return SearchHit(article=article, score=float(row.score or 0.0), snippet=snippet)

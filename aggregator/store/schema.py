@@ -1,0 +1,76 @@
+"""The tables, as SQLAlchemy Core objects on one MetaData with a naming convention.
+
+Alembic's ``target_metadata``; every change here comes with a revision in ``migrations/``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("agency", String(40)),
+    Column("interval", Integer, nullable=False),
+    Column("title", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("permanent_url", Text),
+    Column("http_status", Integer),
+    Column("last_fetched", DateTime(timezone=True)),
+    Column("last_success", DateTime(timezone=True)),
+    Column("last_status", String(20)),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("next_check", DateTime(timezone=True)),
+    Column("created", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name"),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("guid", Text),
+    Column("url", Text),
+    Column("title", Text, nullable=False),
+    Column("summary_html", Text, nullable=False, server_default=""),
+    Column("summary_text", Text, nullable=False, server_default=""),
+    Column("author", Text),
+    Column("categories", Text, nullable=False, server_default="[]"),  # JSON array
+    Column("published", DateTime(timezone=True), nullable=False),
+    Column("published_estimated", Boolean, nullable=False, server_default="0"),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    UniqueConstraint("feed_id", "key"),
+    Index(None, "published"),
+)

@@ -1,0 +1,321 @@
+"""The orchestrator: fetch → parse → extract → store, for one feed and for all due feeds.
+
+Feeds are fetched in parallel (a global limit, and a per-host limit inside the fetcher) and
+parsed and written one at a time in the calling thread. Per-feed failures become
+:class:`FeedOutcome` values stored on the feed; anything else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aggregator._dates import utcnow
+from aggregator.dedup import disambiguate
+from aggregator.errors import DocumentError, FeedError, ParseError
+from aggregator.extract import build_article, clean_text
+from aggregator.fetch import Fetcher
+from aggregator.parse import parse_feed
+from aggregator.records import (
+    FeedKind,
+    FeedOutcome,
+    FeedSource,
+    FeedState,
+    FeedUpdateIntent,
+    FetchResult,
+    FetchStatus,
+    ParsedFeed,
+)
+from aggregator.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(days=1)
+MAX_RETRY_AFTER = timedelta(days=1)
+MAX_CACHE_AGE = timedelta(days=1)
+IMPORT_MAX_BYTES = 100 * 1024 * 1024
+IMPORT_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json", ".feed"})
+
+Clock = Callable[[], datetime]
+
+
+def next_check_after(
+    now: datetime,
+    interval: int,
+    *,
+    failures: int = 0,
+    retry_after: float | None = None,
+    max_age: int | None = None,
+    jitter: float = 0.0,
+) -> datetime:
+    """When to look at a feed again.
+
+    After a success: the feed's interval, or longer if ``Cache-Control: max-age`` asks (up to a
+    day). After ``failures`` consecutive failures: the interval doubled per failure, with
+    ``jitter`` (0..1, a fraction added) so that failed feeds do not retry in lockstep, never more
+    than a day; a longer ``Retry-After`` wins, up to a day. Polling never stops.
+    """
+    delay = timedelta(seconds=interval)
+    if failures > 0:
+        delay = min(delay * (2 ** min(failures - 1, 16)), MAX_BACKOFF)
+        delay += delay * 0.1 * jitter
+        delay = min(delay, MAX_BACKOFF)
+    if max_age:
+        delay = max(delay, min(timedelta(seconds=max_age), MAX_CACHE_AGE))
+    if retry_after:
+        delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+    return now + delay
+
+
+def due_feeds(states: Iterable[FeedState], now: datetime) -> list[FeedState]:
+    return [state for state in states if state.next_check is None or state.next_check <= now]
+
+
+def ingest(
+    store: Store,
+    feed: str,
+    parsed: ParsedFeed,
+    *,
+    base_url: str | None,
+    fetched: FetchResult | None,
+    now: datetime,
+    next_check: datetime,
+) -> FeedOutcome:
+    """Clean a parsed document's entries and store them with the feed's new state."""
+    articles = disambiguate(
+        [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
+    )
+    intent = FeedUpdateIntent(
+        feed=feed,
+        fetched=now,
+        status=FetchStatus.OK,
+        next_check=next_check,
+        articles=articles,
+        validators=fetched.validators if fetched else None,
+        http_status=fetched.http_status if fetched else None,
+        title=clean_text(parsed.title) or None,
+        permanent_url=fetched.permanent_url if fetched else None,
+        from_network=fetched is not None,
+    )
+    counts = store.apply_update(intent)
+    return FeedOutcome(
+        feed=feed,
+        url=base_url or "",
+        status=FetchStatus.OK,
+        new=counts.new,
+        updated=counts.updated,
+        skipped=parsed.skipped,
+    )
+
+
+@dataclass
+class Updater:
+    """Updates feeds into a store. ``clock`` and ``rng`` are seams for tests."""
+
+    store: Store
+    fetcher: Fetcher
+    clock: Clock = utcnow
+    rng: random.Random | None = None
+
+    def update(
+        self,
+        sources: Sequence[FeedSource],
+        *,
+        only_due: bool = True,
+        workers: int = 8,
+        on_outcome: Callable[[FeedOutcome], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> list[FeedOutcome]:
+        """Fetch the configured feeds (those due, or all) and store what they hold."""
+        now = self.clock()
+        self.store.sync_feeds(sources, now)
+        states = self.store.get_feeds([source.name for source in sources])
+        chosen = due_feeds(states, now) if only_due else states
+        if on_start is not None:
+            on_start(len(chosen))
+        outcomes: list[FeedOutcome] = []
+        for outcome in self._run(chosen, workers):
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes
+
+    def _run(self, states: Sequence[FeedState], workers: int) -> Iterator[FeedOutcome]:
+        if not states:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(states)))) as pool:
+            futures: dict[Future[FetchResult], tuple[FeedState, float]] = {}
+            for state in states:
+                url = state.permanent_url or state.url
+                future = pool.submit(self.fetcher.fetch, url, state.validators)
+                futures[future] = (state, time.monotonic())
+            for future in as_completed(futures):
+                state, started = futures[future]
+                try:
+                    result: FetchResult | FeedError = future.result()
+                except FeedError as exc:
+                    result = exc
+                outcome = self._store_result(state, result)
+                outcome = _with_seconds(outcome, time.monotonic() - started)
+                _log_outcome(outcome)
+                yield outcome
+
+    def _store_result(self, state: FeedState, result: FetchResult | FeedError) -> FeedOutcome:
+        now = self.clock()
+        url = state.permanent_url or state.url
+        if isinstance(result, FetchResult) and result.status is FetchStatus.OK:
+            try:
+                parsed = parse_feed(
+                    result.content or b"", url=result.url, content_type=result.content_type
+                )
+            except ParseError as exc:
+                # The validators of a broken document are not saved: the next fetch must
+                # download it again rather than be told "not modified".
+                result = FeedError(exc.url, exc.reason)
+            else:
+                return ingest(
+                    self.store,
+                    state.name,
+                    parsed,
+                    base_url=result.url,
+                    fetched=result,
+                    now=now,
+                    next_check=next_check_after(now, state.interval, max_age=result.max_age),
+                )
+        if isinstance(result, FetchResult):  # not modified
+            self.store.apply_update(
+                FeedUpdateIntent(
+                    feed=state.name,
+                    fetched=now,
+                    status=FetchStatus.NOT_MODIFIED,
+                    next_check=next_check_after(now, state.interval, max_age=result.max_age),
+                    validators=result.validators,
+                    http_status=result.http_status,
+                    permanent_url=result.permanent_url,
+                )
+            )
+            return FeedOutcome(feed=state.name, url=url, status=FetchStatus.NOT_MODIFIED)
+        failures = state.consecutive_failures + 1
+        jitter = (self.rng or random).random()
+        self.store.apply_update(
+            FeedUpdateIntent(
+                feed=state.name,
+                fetched=now,
+                status=FetchStatus.ERROR,
+                next_check=next_check_after(
+                    now,
+                    state.interval,
+                    failures=failures,
+                    retry_after=result.retry_after,
+                    jitter=jitter,
+                ),
+                error=result.reason,
+            )
+        )
+        return FeedOutcome(feed=state.name, url=url, status=FetchStatus.ERROR, error=result.reason)
+
+
+def _with_seconds(outcome: FeedOutcome, seconds: float) -> FeedOutcome:
+    return replace(outcome, seconds=round(seconds, 3))
+
+
+def _log_outcome(outcome: FeedOutcome) -> None:
+    if outcome.status is FetchStatus.ERROR:
+        log.warning(
+            "updated feed=%s status=error error=%r seconds=%.2f",
+            outcome.feed,
+            outcome.error,
+            outcome.seconds,
+        )
+    else:
+        log.info(
+            "updated feed=%s status=%s new=%d updated=%d seconds=%.2f",
+            outcome.feed,
+            outcome.status.value,
+            outcome.new,
+            outcome.updated,
+            outcome.seconds,
+        )
+
+
+# -- import of saved documents -----------------------------------------------------------------
+
+
+def find_documents(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named on the command line, and the feed-like files (by suffix) under folders,
+    in a stable order. Raises DocumentError for a path that does not exist."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if child.is_file() and not hidden and child.suffix.lower() in IMPORT_SUFFIXES:
+                    yield child
+        elif path.exists():
+            yield path
+        else:
+            raise DocumentError(str(path), "no such file or folder")
+
+
+def import_document(
+    store: Store,
+    path: Path,
+    *,
+    sources: Sequence[FeedSource] = (),
+    feed: str | None = None,
+    kind: FeedKind = FeedKind.NEWS,
+    now: datetime,
+) -> FeedOutcome:
+    """Ingest one saved feed document. It goes to ``feed`` when given, else to the stored feed
+    whose URL the document names as its own, else to a feed created for it."""
+    started = time.monotonic()
+    label = str(path)
+    try:
+        try:
+            with path.open("rb") as handle:
+                content = handle.read(IMPORT_MAX_BYTES + 1)
+        except OSError as exc:
+            raise DocumentError(label, f"cannot read: {exc.strerror or exc}") from exc
+        if len(content) > IMPORT_MAX_BYTES:
+            raise DocumentError(label, f"too large (limit {IMPORT_MAX_BYTES} bytes)")
+        try:
+            parsed = parse_feed(content, url=label)
+        except ParseError as exc:
+            raise DocumentError(label, exc.reason) from exc
+    except DocumentError as exc:
+        outcome = FeedOutcome(
+            feed=feed or "", url=label, status=FetchStatus.ERROR, error=exc.reason
+        )
+        return _with_seconds(outcome, time.monotonic() - started)
+    name = feed or _feed_for_document(store, parsed, path, sources, kind, now)
+    base = parsed.self_url or parsed.link
+    outcome = ingest(store, name, parsed, base_url=base, fetched=None, now=now, next_check=now)
+    return replace(outcome, url=label, seconds=round(time.monotonic() - started, 3))
+
+
+def _feed_for_document(
+    store: Store,
+    parsed: ParsedFeed,
+    path: Path,
+    sources: Sequence[FeedSource],
+    kind: FeedKind,
+    now: datetime,
+) -> str:
+    candidates = [url.strip() for url in (parsed.self_url, parsed.link) if url]
+    for source in sources:
+        if source.url in candidates:
+            store.ensure_feed(source, now)
+            return source.name
+    found = store.find_feed_by_url(candidates)
+    if found:
+        return found
+    title = clean_text(parsed.title) or path.stem
+    name = "import:" + title[:150]
+    url = next((c for c in candidates if c.startswith(("http://", "https://"))), None)
+    store.ensure_feed(FeedSource(name=name, url=url or path.resolve().as_uri(), kind=kind), now)
+    return name

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store, installed as the package ``aggregator.migrations``."""

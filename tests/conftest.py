@@ -1,0 +1,214 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving feed documents, real SQLite stores,
+and a command-line runner."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip as gzip_module
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from aggregator.cli import cli
+from aggregator.store import Store, open_store
+
+DATA = Path(__file__).parent / "data"
+FEEDS = DATA / "feeds"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@dataclass
+class Route:
+    """What the server answers on one path."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str | None = "application/rss+xml; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    rotate_etag: bool = False  # a new ETag on every response, even for the same body
+    gzip: bool = False
+    delay: float = 0.0  # seconds before the headers
+    drip: float = 0.0  # seconds between one-byte writes of the body
+    honour_conditional: bool = True
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+
+
+class FeedServer:
+    """An HTTP/1.1 server on 127.0.0.1 with routes set by each test; records every request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._etag_counter = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server._handle(self)
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add(self, path: str, body: bytes | str = b"", **options: object) -> str:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.routes[path] = Route(body=body, **options)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def add_file(self, path: str, file: Path, **options: object) -> str:
+        return self.add(path, file.read_bytes(), **options)
+
+    def requests_to(self, path: str) -> list[Request]:
+        return [request for request in self.requests if request.path == path]
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.requests.append(Request(handler.path, dict(handler.headers.items())))
+        route = self.routes.get(handler.path)
+        if route is None:
+            self._send(handler, 404, {"Content-Type": "text/html"}, b"<html>not found</html>")
+            return
+        if route.delay:
+            time.sleep(route.delay)
+        etag = route.etag
+        if route.rotate_etag:
+            with self._lock:
+                self._etag_counter += 1
+                etag = f'"rotating-{self._etag_counter}"'
+        headers = dict(route.headers)
+        if route.content_type:
+            headers["Content-Type"] = route.content_type
+        if etag:
+            headers["ETag"] = etag
+        if route.last_modified:
+            headers["Last-Modified"] = route.last_modified
+        if route.status == 200 and route.honour_conditional and not route.rotate_etag:
+            sent_etag = handler.headers.get("If-None-Match")
+            sent_modified = handler.headers.get("If-Modified-Since")
+            if (etag and sent_etag == etag) or (
+                route.last_modified and sent_modified == route.last_modified and not etag
+            ):
+                self._send(
+                    handler, 304, {k: v for k, v in headers.items() if k != "Content-Type"}, b""
+                )
+                return
+        body = route.body
+        if route.gzip:
+            body = gzip_module.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        if route.drip:
+            headers["Content-Length"] = str(len(body))
+            handler.send_response(route.status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            try:
+                for index in range(len(body)):
+                    handler.wfile.write(body[index : index + 1])
+                    handler.wfile.flush()
+                    time.sleep(route.drip)
+            except OSError:
+                pass
+            return
+        self._send(handler, route.status, headers, body)
+
+    @staticmethod
+    def _send(
+        handler: http.server.BaseHTTPRequestHandler,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> None:
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        if "Content-Length" not in headers:
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            handler.wfile.write(body)
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    with open_store(db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str) -> Path:
+        path = tmp_path / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the command line in-process: ``run("search", "binance", config=path)``."""
+    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
+    monkeypatch.delenv("AGGREGATOR_DB_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(
+        *args: str, config: Path | None = None, db: str | None = None, input: str | None = None
+    ) -> Result:
+        argv = []
+        if config is not None:
+            argv += ["--config", str(config)]
+        argv += ["--db", db or db_url, *args]
+        return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def feeds_config(feeds: dict[str, str], *, kind: str = "news", extra: str = "") -> str:
+    """A config.toml text with one [[feeds]] table per (name, url)."""
+    parts = [extra] if extra else []
+    for name, url in feeds.items():
+        agency = '\nagency = "SEC"' if kind == "regulator" else ""
+        parts.append(f'[[feeds]]\nname = "{name}"\nurl = "{url}"\nkind = "{kind}"{agency}\n')
+    return "\n".join(parts)
