@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aggregator._dates import utcnow
+from aggregator._urls import absolute_http_url, canonical_url
 from aggregator.dedup import disambiguate
 from aggregator.errors import DocumentError, FeedError, ParseError
 from aggregator.extract import build_article, clean_text
@@ -306,16 +307,25 @@ def _feed_for_document(
     kind: FeedKind,
     now: datetime,
 ) -> str:
-    candidates = [url.strip() for url in (parsed.self_url, parsed.link) if url]
-    for source in sources:
-        if source.url in candidates:
-            store.ensure_feed(source, now)
-            return source.name
-    found = store.find_feed_by_url(candidates)
-    if found:
-        return found
-    title = clean_text(parsed.title) or path.stem
-    name = "import:" + title[:150]
-    url = next((c for c in candidates if c.startswith(("http://", "https://"))), None)
-    store.ensure_feed(FeedSource(name=name, url=url or path.resolve().as_uri(), kind=kind), now)
+    # Only the document's own address (rel=self) identifies its feed; the channel <link> is
+    # usually the site's home page, shared by all of a publisher's feeds.
+    self_url = absolute_http_url(parsed.self_url)
+    if self_url:
+        for source in sources:
+            if canonical_url(source.url) == canonical_url(self_url):
+                store.ensure_feed(source, now)
+                return source.name
+        found = store.find_feed_by_url([self_url])
+        if found:
+            return found
+    url = self_url or path.resolve().as_uri()
+    title = "import:" + (clean_text(parsed.title) or path.stem)[:150]
+    name = title
+    for number in range(2, 1000):
+        known = store.get_feeds([name])
+        # Same title and neither document names its own address: taken as the same feed.
+        if not known or (self_url is None and known[0].url.startswith("file:")):
+            break
+        name = f"{title} ({number})"
+    store.ensure_feed(FeedSource(name=name, url=url, kind=kind), now)
     return name
