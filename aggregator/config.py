@@ -34,6 +34,21 @@ DEFAULT_PER_HOST = 2
 DEFAULT_INTERVAL = {FeedKind.REGULATOR: 1800, FeedKind.NEWS: 900}  # seconds
 
 
+# Every key the code reads, by table; anything else in a config file is an error.
+TABLES: dict[str, tuple[str, ...]] = {
+    "store": ("url",),
+    "http": (
+        "user_agent",
+        "timeout",
+        "max_bytes",
+        "concurrency",
+        "per_host",
+        "allow_private_networks",
+    ),
+    "feeds": ("name", "url", "kind", "agency", "interval"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
     user_agent: str = DEFAULT_USER_AGENT
@@ -104,15 +119,11 @@ def load_config(path: Path | None) -> Config:
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     reader = _Reader(str(path) if path else "config")
-    reader.only_keys(data, "", {"store", "http", "feeds"})
+    reader.only_keys(data, "", set(TABLES))
     store = reader.table(data, "store")
-    reader.only_keys(store, "store", {"url"})
+    reader.only_keys(store, "store", set(TABLES["store"]))
     http = reader.table(data, "http")
-    reader.only_keys(
-        http,
-        "http",
-        {"user_agent", "timeout", "max_bytes", "concurrency", "per_host", "allow_private_networks"},
-    )
+    reader.only_keys(http, "http", set(TABLES["http"]))
     http_config = HttpConfig(
         user_agent=reader.string(http, "http.user_agent", DEFAULT_USER_AGENT),
         timeout=reader.number(http, "http.timeout", DEFAULT_TIMEOUT, minimum=1),
@@ -181,12 +192,13 @@ class _Reader:
             where = f"feeds[{index}]"
             if not isinstance(item, dict):
                 raise self.fail(where, "must be a table: [[feeds]]")
-            self.only_keys(item, where, {"name", "url", "kind", "agency", "interval"})
             name = self.string(item, f"{where}.name", None)
+            if name and name.strip():
+                where = f"feeds[{index}] ({name.strip()})"
+            self.only_keys(item, where, set(TABLES["feeds"]))
             if not name or not name.strip():
                 raise self.fail(f"{where}.name", "is required")
             name = name.strip()
-            where = f"feeds[{index}] ({name})"
             if name in names:
                 raise self.fail(f"{where}.name", "is used by another feed")
             names.add(name)

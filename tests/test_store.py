@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.dedup import article_key, content_hash
+from aggregator.dedup import article_key
 from aggregator.errors import NotFoundError, SchemaError
 from aggregator.extract import build_article
 from aggregator.records import (
@@ -227,7 +227,7 @@ def test_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     connection.execute("UPDATE alembic_version SET version_num = '9999'")
     connection.commit()
     connection.close()
-    with pytest.raises(SchemaError, match="9999.*newer version"):
+    with pytest.raises(SchemaError, match=r"9999.*newer version"):
         open_store(url)
 
 
