@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 # Parameters that only say where a click came from; two links differing by them are one page.
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs")
@@ -90,16 +90,12 @@ def canonical_url(url: str) -> str:
         netloc = f"{userinfo}@{host}"
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         netloc += f":{port}"
-    query_pairs = [
-        (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_tracking_parameter(name)
-    ]
-    # Rebuild the query only when something was removed, so that odd-but-meaningful encodings
-    # (PACER's "DktRpt.pl?492165&10") survive byte for byte.
-    if len(query_pairs) == len(parse_qsl(parts.query, keep_blank_values=True)):
-        query = parts.query
-    else:
-        query = urlencode(query_pairs)
+    # Drop whole "name=value" segments as written, so that what remains keeps its exact bytes
+    # (PACER's "DktRpt.pl?492165&10" must not become "492165=&10=").
+    query = "&".join(
+        segment
+        for segment in parts.query.split("&")
+        if segment and not is_tracking_parameter(unquote_plus(segment.split("=", 1)[0]))
+    )
     path = parts.path or ("/" if host else "")
     return urlunsplit((scheme, netloc, path, query, ""))

@@ -40,9 +40,19 @@ DROPPED_CONTENT_TAGS = {
     "math",
 }
 
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
-)
+# Control characters and line/paragraph separators become a space; invisible format
+# characters (zero-width space, bidi overrides, BOM) are removed, since they sit inside words.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+# Elements that separate words when rendered; inline ones (a, b, em ...) do not.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+        "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+        "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead",
+        "tr", "ul",
+    }
+)  # fmt: skip
 _WHITESPACE = re.compile(r"\s+")
 # "&amp;nbsp;" and friends: entities escaped twice by the publisher's CMS.
 _DOUBLE_ESCAPED = re.compile(r"&amp;(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
@@ -57,10 +67,10 @@ def clean_text(value: str | None, *, limit: int = MAX_TITLE) -> str:
         return ""
     text = value
     if _MARKUP_HINT.search(text):
-        text = _soup(text).get_text(" ")
+        text = _visible_text(text)
     if _ENTITY.search(text):
         text = html.unescape(text)
-    text = _CONTROL.sub(" ", text)
+    text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
     text = _WHITESPACE.sub(" ", text).strip()
     return text[:limit]
 
@@ -72,7 +82,7 @@ def sanitize_html(value: str | None, *, plain: bool = False) -> str:
     if plain:
         return html.escape(clean_text(value, limit=MAX_SUMMARY_TEXT), quote=False)
     value = _DOUBLE_ESCAPED.sub(r"&\1;", value[:MAX_SUMMARY_HTML])
-    value = _CONTROL.sub(" ", value)
+    value = _INVISIBLE.sub("", _CONTROL.sub(" ", value))
     cleaned = nh3.clean(
         value,
         tags=set(ALLOWED_TAGS),
@@ -89,8 +99,8 @@ def html_to_text(value: str, *, limit: int = MAX_SUMMARY_TEXT) -> str:
     """The text a reader sees in sanitised HTML, whitespace collapsed."""
     if not value:
         return ""
-    text = _soup(value).get_text(" ") if _MARKUP_HINT.search(value) else value
-    text = _CONTROL.sub(" ", text)
+    text = _visible_text(value) if _MARKUP_HINT.search(value) else value
+    text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
     return _WHITESPACE.sub(" ", text).strip()[:limit]
 
 
@@ -141,3 +151,13 @@ def _soup(value: str) -> BeautifulSoup:
         # A title such as "example.com" looks like a file name to bs4; it is text.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         return BeautifulSoup(value, "html.parser")
+
+
+def _visible_text(value: str) -> str:
+    """The text of an HTML fragment as rendered: block elements separate words, inline ones
+    do not (``Stable<em>coin</em>`` is one word, ``<p>a</p><p>b</p>`` two)."""
+    soup = _soup(value)
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before(" ")
+        tag.insert_after(" ")
+    return soup.get_text()

@@ -7,8 +7,10 @@ A document that is not a feed (an HTML page, an empty body, a JSON error object)
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -23,12 +25,17 @@ MAX_CATEGORIES = 50
 MAX_GUID = 2048
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
 _JSON_START = re.compile(rb"^\s*[\[{]")
+JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/"
 
 
 def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document. ``url`` names the document in errors and resolves relative links."""
     if not content or not content.strip():
         raise ParseError(url, "not a feed: empty document")
+    if _JSON_START.match(content[:64].lstrip(b"\xef\xbb\xbf")):
+        json_feed = _parse_json_feed(content, url)
+        if json_feed is not None:
+            return json_feed
     headers = {}
     if url.startswith(("http://", "https://")):
         headers["content-location"] = url
@@ -107,7 +114,9 @@ def _entry(raw: Any) -> RawEntry | None:
         return None
     published = None
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        published = from_struct_time(raw.get(key))
+        # dict.get: FeedParserDict.get("updated_parsed") falls back to "published_parsed" with
+        # a DeprecationWarning.
+        published = from_struct_time(dict.get(raw, key))
         if published is not None:
             break
     return RawEntry(
@@ -158,3 +167,105 @@ def _categories(raw: Any) -> tuple[str, ...]:
         if len(seen) >= MAX_CATEGORIES:
             break
     return tuple(seen)
+
+
+# -- JSON Feed (https://jsonfeed.org/version/1.1), which feedparser 6.0 does not read ----------
+
+
+def _parse_json_feed(content: bytes, url: str) -> ParsedFeed | None:
+    """A JSON Feed document, or None when the JSON is something else."""
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version.startswith(JSON_FEED_VERSION_PREFIX):
+        return None
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise ParseError(url, "not a feed: JSON Feed without an items list")
+    entries: list[RawEntry] = []
+    skipped = 0
+    feed_authors = _json_authors(data)
+    for item in items:
+        entry = _json_entry(item, feed_authors) if isinstance(item, dict) else None
+        if entry is None:
+            skipped += 1
+        else:
+            entries.append(entry)
+    number = version.rstrip("/").rsplit("/", 1)[-1].replace(".", "")
+    return ParsedFeed(
+        version=f"json{number}",
+        title=_json_text(data.get("title")),
+        link=_json_text(data.get("home_page_url")),
+        self_url=_json_text(data.get("feed_url")),
+        entries=tuple(entries),
+        skipped=skipped,
+    )
+
+
+def _json_text(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _json_authors(data: dict[str, Any]) -> str | None:
+    authors = data.get("authors")
+    if not isinstance(authors, list):
+        authors = [data.get("author")]  # JSON Feed 1.0
+    names = [
+        name.strip()
+        for author in authors
+        if isinstance(author, dict) and (name := _json_text(author.get("name")))
+    ]
+    return ", ".join(dict.fromkeys(names)) or None
+
+
+def _json_date(value: Any) -> datetime | None:
+    text = _json_text(value)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _json_entry(item: dict[str, Any], feed_authors: str | None) -> RawEntry | None:
+    summary, summary_type = None, None
+    # The summary first, as for RSS and Atom items; the full content when there is none.
+    for key, kind in (("summary", "text/plain"), ("content_html", "text/html"),
+                      ("content_text", "text/plain")):  # fmt: skip
+        summary = _json_text(item.get(key))
+        if summary:
+            summary_type = kind
+            break
+    title = _json_text(item.get("title"))
+    link = _json_text(item.get("url")) or _json_text(item.get("external_url"))
+    if not (title or link or summary):
+        return None
+    tags = item.get("tags")
+    categories = (
+        tuple(
+            dict.fromkeys(
+                " ".join(tag.split()) for tag in tags if isinstance(tag, str) and tag.strip()
+            )
+        )[:MAX_CATEGORIES]
+        if isinstance(tags, list)
+        else ()
+    )
+    guid = _json_text(item.get("id"))
+    return RawEntry(
+        guid=guid.strip()[:MAX_GUID] if guid else None,
+        link=link,
+        title=title,
+        summary=summary,
+        summary_type=summary_type,
+        author=_json_authors(item) or feed_authors,
+        categories=categories,
+        published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
+    )

@@ -145,7 +145,7 @@ def test_search_show_export(run: Callable[..., Result], config: Path) -> None:
     assert "\x1b[" not in plain and "\x02" not in plain
 
     shown = json.loads(run("show", str(hit["id"]), "--json", config=config).stdout)
-    assert shown[0]["summary_text"] == "The exchange agreed to pay a civil penalty ."
+    assert shown[0]["summary_text"] == "The exchange agreed to pay a civil penalty."
     assert "Acme" in run("show", str(hit["id"]), config=config).stdout
 
     lines = run("export", config=config).stdout.splitlines()
