@@ -89,9 +89,11 @@ class Fetcher:
 
     def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
         """GET ``url`` conditionally. Returns ok or not-modified; raises :class:`FetchError`."""
-        deadline = time.monotonic() + self.config.timeout
         validators = validators or Validators()
         with self._host_slot(url):
+            # The deadline starts once a slot is free: waiting behind other feeds of the same
+            # host is not this feed's slowness.
+            deadline = time.monotonic() + self.config.timeout
             try:
                 return self._fetch(url, validators, deadline)
             except FetchError:
@@ -102,7 +104,10 @@ class Fetcher:
             except httpx.ConnectError as exc:
                 raise FetchError(url, _connect_reason(exc)) from exc
             except httpx.InvalidURL as exc:
-                raise FetchError(url, f"invalid URL: {exc}") from exc
+                # httpx parses a redirect's Location itself, before our own scheme check.
+                raise FetchError(
+                    url, f"redirect to a non-HTTP URL or a malformed Location: {exc}"
+                ) from exc
             except httpx.UnsupportedProtocol as exc:
                 raise FetchError(url, f"unsupported URL scheme: {exc}") from exc
             except httpx.HTTPError as exc:
@@ -174,11 +179,11 @@ class Fetcher:
                         **common,
                     )
                 if status >= 400 or status < 200 or status in (204, 205):
-                    raise FetchError(
-                        original,
-                        _status_reason(status),
-                        retry_after=_retry_after(response.headers.get("retry-after")),
-                    )
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                    reason = _status_reason(status)
+                    if retry_after is not None:
+                        reason += f" (Retry-After: {retry_after:.0f} s)"
+                    raise FetchError(original, reason, retry_after=retry_after)
                 if status >= 300:
                     raise FetchError(original, f"HTTP {status} without a Location header")
                 body = _read_body(response, self.config.max_bytes, deadline, original)
@@ -208,7 +213,9 @@ def _read_body(response: httpx.Response, max_bytes: int, deadline: float, url: s
     parts: list[bytes] = []
     size = 0
     try:
-        for raw in response.iter_raw(CHUNK_SIZE):
+        # No chunk size: httpx would otherwise hold data back until 64 KiB arrived, and the
+        # deadline could not be checked while a server drips a small body.
+        for raw in response.iter_raw():
             for piece in _decode(decoders, raw):
                 size += len(piece)
                 if size > max_bytes:

@@ -38,12 +38,19 @@ class Route:
     delay: float = 0.0  # seconds before the headers
     drip: float = 0.0  # seconds between one-byte writes of the body
     honour_conditional: bool = True
+    chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
 
 
 @dataclass
 class Request:
     path: str
     headers: dict[str, str]
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up early (as the fetcher does on an error status) is normal.
+        pass
 
 
 class FeedServer:
@@ -54,6 +61,8 @@ class FeedServer:
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._etag_counter = 0
+        self.active = 0  # requests being handled right now (until their response starts)
+        self.max_active = 0  # the most requests ever handled at the same time
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -63,12 +72,25 @@ class FeedServer:
                 pass
 
             def do_GET(self) -> None:
-                server._handle(self)
+                server._arrive(self)
+                try:
+                    server._handle(self)
+                finally:
+                    server._leave(self)
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # A request stops counting as active once its answer starts: the client
+                # cannot have finished with it before then, so `max_active` never overcounts.
+                server._leave(self)
+                super().send_response(code, message)
+
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the loop to notice, after every test.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str) -> str:
@@ -89,6 +111,18 @@ class FeedServer:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def _arrive(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            handler._counted = True  # type: ignore[attr-defined]
+
+    def _leave(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            if getattr(handler, "_counted", False):
+                handler._counted = False  # type: ignore[attr-defined]
+                self.active -= 1
 
     def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         with self._lock:
@@ -138,6 +172,18 @@ class FeedServer:
                     time.sleep(route.drip)
             except OSError:
                 pass
+            return
+        if route.chunked:
+            headers["Transfer-Encoding"] = "chunked"
+            handler.send_response(route.status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            with contextlib.suppress(OSError):
+                for start in range(0, len(body), 64 * 1024):
+                    piece = body[start : start + 64 * 1024]
+                    handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                handler.wfile.write(b"0\r\n\r\n")
             return
         self._send(handler, route.status, headers, body)
 
