@@ -327,7 +327,16 @@ def _connect_reason(exc: httpx.ConnectError) -> str:
         if isinstance(cause, ssl.SSLError):
             return f"TLS error: {_one_line(cause)}"
         cause = cause.__cause__ or cause.__context__
-    return f"cannot connect: {_one_line(exc)}"
+    text = _one_line(exc)
+    if any(
+        marker in text
+        for marker in ("Name or service not known", "nodename nor servname", "name resolution")
+    ):
+        try:
+            return f"cannot resolve host {exc.request.url.host}"
+        except RuntimeError:  # no request attached
+            return f"cannot resolve host: {text}"
+    return f"cannot connect: {text}"
 
 
 def _one_line(exc: BaseException) -> str:
