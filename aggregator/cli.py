@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -25,8 +25,10 @@ from rich.table import Table
 
 from aggregator import __version__
 from aggregator._dates import isoformat, parse_moment, utcnow
+from aggregator.catalog import Catalog, load_catalog
 from aggregator.config import Config, find_config_path, load_config, resolve_db_url
 from aggregator.errors import AggregatorError, ConfigError, UsageError
+from aggregator.extract import clean_text, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
 from aggregator.records import (
     HIGHLIGHT_END,
@@ -37,10 +39,12 @@ from aggregator.records import (
     FeedSource,
     FetchStatus,
     StoredArticle,
+    Tags,
 )
-from aggregator.search import MAX_TERMS, parse_query
+from aggregator.search import MAX_TERMS, expand_entities, parse_query
 from aggregator.store import Store, open_store
-from aggregator.update import Updater, find_documents, import_document
+from aggregator.tag import ACTIONS, tag_article, tag_version
+from aggregator.update import Updater, find_documents, import_document, retag
 
 log = logging.getLogger("aggregator.cli")
 
@@ -68,7 +72,22 @@ class App:
     db_option: str | None
     verbosity: int
     _config: Config | None = None
+    _catalog: Catalog | None = None
     _stores: list[Store] = field(default_factory=list)
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            catalog = load_catalog(self.config.entities)
+            for name in self.config.watchlist:
+                if catalog.entity(name) is None:
+                    raise ConfigError(
+                        f"{name!r} is not a known entity; add it with [[entities]]",
+                        path=str(self.config.path),
+                        key="watchlist.entities",
+                    )
+            self._catalog = catalog
+        return self._catalog
 
     @property
     def config(self) -> Config:
@@ -171,11 +190,7 @@ def _article_json(article: StoredArticle) -> dict[str, Any]:
         "author": article.author,
         "categories": list(article.categories),
         "guid": article.guid,
-        # Tags arrive with the tagger; until then the publishing regulator is the only agency.
-        "agencies": [article.feed_agency] if article.feed_agency else [],
-        "entities": [],
-        "action": None,
-        "penalty_usd": None,
+        **_tags_json(article.tags),
         "story_id": None,
         "summary_text": article.summary_text,
         "summary_html": article.summary_html,
@@ -184,9 +199,52 @@ def _article_json(article: StoredArticle) -> dict[str, Any]:
     }
 
 
+def _tags_json(tags: Tags) -> dict[str, Any]:
+    return {
+        "agencies": list(tags.agencies),
+        "mentioned_agencies": list(tags.mentioned_agencies),
+        "entities": list(tags.entities),
+        "action": tags.action,
+        "penalty_usd": tags.penalty_usd,
+        "penalty": (
+            {"amount": tags.penalty.amount, "currency": tags.penalty.currency}
+            if tags.penalty
+            else None
+        ),
+        "case_numbers": list(tags.case_numbers),
+    }
+
+
 def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The article filters shared by search and export."""
+    """The article filters shared by search, export and timeline."""
     options = [
+        click.option(
+            "--agency",
+            "agencies",
+            multiple=True,
+            metavar="CODE",
+            help="Only articles in which this agency acts (repeatable). Example: --agency SEC",
+        ),
+        click.option(
+            "--entity",
+            "entities",
+            multiple=True,
+            metavar="NAME",
+            help="Only articles about this firm or person, by name or alias (repeatable). "
+            "Example: --entity CZ",
+        ),
+        click.option(
+            "--watchlist",
+            is_flag=True,
+            help="Only articles about an entity of [watchlist] entities in config.toml.",
+        ),
+        click.option(
+            "--action",
+            "actions",
+            multiple=True,
+            type=click.Choice(ACTIONS),
+            help="Only articles of this action type (repeatable). Example: --action settlement",
+        ),
         click.option(
             "--source",
             "sources",
@@ -210,15 +268,37 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _article_filter(
-    sources: tuple[str, ...], since: str | None, until: str | None, limit: int | None
-) -> ArticleFilter:
+def _article_filter(app: App, filters: dict[str, Any], limit: int | None) -> ArticleFilter:
+    catalog = app.catalog
+    agencies = []
+    for code in filters.get("agencies", ()):
+        if catalog.agency(code) is None:
+            raise UsageError(f"--agency: unknown agency code {code!r} (see README: Tagging)")
+        agencies.append(code.upper())
+    entities = [_entity_name(catalog, name, "--entity") for name in filters.get("entities", ())]
+    if filters.get("watchlist"):
+        if not app.config.watchlist:
+            raise UsageError("--watchlist: [watchlist] entities is empty in config.toml")
+        entities += [_entity_name(catalog, name, "watchlist") for name in app.config.watchlist]
     return ArticleFilter(
-        since=_moment(since, "--since"),
-        until=_moment(until, "--until"),
-        sources=tuple(sources),
+        since=_moment(filters.get("since"), "--since"),
+        until=_moment(filters.get("until"), "--until"),
+        sources=tuple(filters.get("sources", ())),
+        agencies=tuple(agencies),
+        entities=tuple(dict.fromkeys(entities)),
+        actions=tuple(filters.get("actions", ())),
         limit=limit,
     )
+
+
+def _entity_name(catalog: Catalog, name: str, option: str) -> str:
+    record = catalog.entity(name)
+    if record is None:
+        raise UsageError(
+            f"{option}: no entity named {name!r} in the catalog (add it with [[entities]] "
+            "in config.toml)"
+        )
+    return record.name
 
 
 # -- the group ---------------------------------------------------------------------------------
@@ -297,7 +377,7 @@ def fetch(
     store = app.store()
     interactive = sys.stderr.isatty() and not as_json and app.verbosity >= 0
     with Fetcher(config.http) as fetcher, _progress(interactive) as progress:
-        updater = Updater(store, fetcher)
+        updater = Updater(store, fetcher, app.catalog)
         outcomes = updater.update(
             sources,
             only_due=not (fetch_all or feed_names),
@@ -323,6 +403,9 @@ class _NoProgress:
     def advance(self, outcome: FeedOutcome) -> None:
         pass
 
+    def advance_by(self, count: int, description: str) -> None:
+        pass
+
 
 class _BarProgress(_NoProgress):
     def __init__(self, progress: Progress) -> None:
@@ -333,8 +416,11 @@ class _BarProgress(_NoProgress):
         self.task = self.progress.add_task("fetching", total=total)
 
     def advance(self, outcome: FeedOutcome) -> None:
+        self.advance_by(1, outcome.feed[:30])
+
+    def advance_by(self, count: int, description: str) -> None:
         if self.task is not None:
-            self.progress.update(self.task, advance=1, description=outcome.feed[:30])
+            self.progress.update(self.task, advance=count, description=description)
 
 
 @contextmanager
@@ -458,7 +544,13 @@ def import_(
         progress.start(len(documents))
         for path in documents:
             outcome = import_document(
-                store, path, sources=config.feeds, feed=feed_name, kind=FeedKind(kind), now=now
+                store,
+                path,
+                catalog=app.catalog,
+                sources=config.feeds,
+                feed=feed_name,
+                kind=FeedKind(kind),
+                now=now,
             )
             outcomes.append(outcome)
             progress.advance(outcome)
@@ -494,15 +586,7 @@ def import_(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array with snippet and score.")
 @click.pass_obj
-def search(
-    app: App,
-    query: tuple[str, ...],
-    sources: tuple[str, ...],
-    since: str | None,
-    until: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
+def search(app: App, query: tuple[str, ...], limit: int, as_json: bool, **filters: Any) -> None:
     """Ranked full-text search over titles and summaries, newest and regulators first at equal
     relevance, with the matches highlighted.
 
@@ -518,8 +602,10 @@ def search(
     parsed, truncated = parse_query(" ".join(query))
     if truncated:
         click.echo(f"note: only the first {MAX_TERMS} words of the query are used", err=True)
-    where = _article_filter(sources, since, until, limit)
-    hits = app.store().search(parsed, where, utcnow())
+    where = _article_filter(app, filters, limit)
+    store = app.store()
+    _note_stale_tags(app, store)
+    hits = store.search(expand_entities(parsed, app.catalog), where, utcnow())
     if as_json:
         _emit_json(
             {
@@ -560,6 +646,17 @@ def search(
                 click.echo("  " + article.url)
 
 
+def _note_stale_tags(app: App, store: Store) -> None:
+    if not sys.stderr.isatty() or app.verbosity < 0:
+        return
+    stale = store.count_stale_tags(tag_version(app.catalog))
+    if stale:
+        click.echo(
+            f"note: {stale} articles carry tags from another catalog; run: aggregator retag",
+            err=True,
+        )
+
+
 def _highlight(snippet: str, start: str, end: str) -> str:
     return snippet.replace(HIGHLIGHT_START, start).replace(HIGHLIGHT_END, end)
 
@@ -588,6 +685,21 @@ def show(app: App, article_id: int, as_json: bool) -> None:
         lines.append(f"author:     {article.author}")
     if article.categories:
         lines.append(f"categories: {', '.join(article.categories)}")
+    tags = article.tags
+    if tags.mentioned_agencies:
+        mentioned = [c for c in tags.mentioned_agencies if c not in tags.agencies]
+        lines.append(
+            f"agencies:   {', '.join(tags.agencies) or '-'}"
+            + (f" (also mentioned: {', '.join(mentioned)})" if mentioned else "")
+        )
+    if tags.entities:
+        lines.append(f"entities:   {', '.join(tags.entities)}")
+    if tags.action:
+        lines.append(f"action:     {tags.action}")
+    if tags.penalty:
+        lines.append(f"penalty:    {_money(tags)}")
+    if tags.case_numbers:
+        lines.append(f"cases:      {', '.join(tags.case_numbers)}")
     lines += ["", article.summary_text or "(no summary)"]
     click.echo("\n".join(lines))
 
@@ -610,22 +722,15 @@ def show(app: App, article_id: int, as_json: bool) -> None:
     help="Write to this file instead of standard output.",
 )
 @click.pass_obj
-def export(
-    app: App,
-    fmt: str,
-    sources: tuple[str, ...],
-    since: str | None,
-    until: str | None,
-    limit: int | None,
-    output: Path | None,
-) -> None:
+def export(app: App, fmt: str, limit: int | None, output: Path | None, **filters: Any) -> None:
     """Dump stored articles, newest first, with every field.
 
     In CSV, a cell that a spreadsheet would run as a formula (starting with = + - @) is
     prefixed with a single quote. Example: aggregator export --format csv --since 30d -o out.csv
     """
-    where = _article_filter(sources, since, until, limit)
+    where = _article_filter(app, filters, limit)
     store = app.store()
+    _note_stale_tags(app, store)
     try:
         handle: IO[str] = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
@@ -655,6 +760,139 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+# -- tagging -----------------------------------------------------------------------------------
+
+
+@cli.command("tag")
+@click.option("--evidence", is_flag=True, help="Add the matched text behind each tag.")
+@click.pass_obj
+def tag_(app: App, evidence: bool) -> None:
+    """Tag JSON Lines from standard input: each object needs "title" and "summary" (optional
+    "source", the name of a configured feed, or "agency", the publishing regulator's code) and
+    is written back with agencies, mentioned_agencies, entities, action, penalty_usd, penalty
+    and case_numbers added. A line that is not such an object is reported and skipped (exit 1).
+
+    Example: echo '{"title": "SEC charges Binance", "summary": ""}' | aggregator tag
+    """
+    catalog = app.catalog
+    feeds = {source.name: source for source in app.config.feeds}
+    failed = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            click.echo(f"error: stdin line {number}: not JSON ({exc.msg})", err=True)
+            failed += 1
+            continue
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("title", ""), str)
+            or not (isinstance(item.get("summary", ""), str))
+        ):
+            click.echo(
+                f"error: stdin line {number}: expected an object with string title/summary",
+                err=True,
+            )
+            failed += 1
+            continue
+        source = feeds.get(str(item.get("source") or ""))
+        agency = item.get("agency") or (source.agency if source else None)
+        kind = item.get("kind") or (
+            source.kind.value if source else ("regulator" if agency else "news")
+        )
+        # The same clean text the pipeline tags: entities decoded, markup removed.
+        tags = tag_article(
+            clean_text(item.get("title") or ""),
+            html_to_text(sanitize_html(item.get("summary") or "")),
+            catalog=catalog,
+            kind=str(kind),
+            agency=str(agency) if agency else None,
+        )
+        item.update(_tags_json(tags))
+        if evidence:
+            item["evidence"] = [
+                {"field": e.field, "value": e.value, "text": e.text, "where": e.where}
+                for e in tags.evidence
+            ]
+        sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+    if failed:
+        raise _Failure(f"{failed} input lines could not be tagged", 1)
+
+
+@cli.command("retag")
+@click.option(
+    "--all", "everything", is_flag=True, help="Re-tag every article, not only stale ones."
+)
+@click.pass_obj
+def retag_(app: App, everything: bool) -> None:
+    """Run the tagger again over stored articles whose tags an older catalog made (after an
+    upgrade, or a change to [[entities]] in config.toml). Safe to interrupt and run again.
+
+    Example: aggregator retag
+    """
+    catalog = app.catalog
+    store = app.store()
+    total = store.count_articles() if everything else store.count_stale_tags(tag_version(catalog))
+    interactive = sys.stderr.isatty() and app.verbosity >= 0
+    with _progress(interactive) as progress:
+        progress.start(total)
+        done = retag(
+            store,
+            catalog,
+            everything=everything,
+            on_batch=lambda n: progress.advance_by(n, "tagging"),
+        )
+    if app.verbosity >= 0:
+        click.echo(f"{done} article{'' if done == 1 else 's'} re-tagged")
+
+
+@cli.command()
+@click.argument("entity")
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many items.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of articles.")
+@click.pass_obj
+def timeline(app: App, entity: str, limit: int | None, as_json: bool, **filters: Any) -> None:
+    """One firm's or person's tagged items in date order, oldest first, across agencies and
+    outlets: what was done, by whom, and any penalty. ENTITY is a name or an alias.
+
+    Example: aggregator timeline CZ --agency SEC
+    """
+    name = _entity_name(app.catalog, entity, "ENTITY")
+    filters["entities"] = (name,)
+    where = _article_filter(app, filters, limit)
+    store = app.store()
+    _note_stale_tags(app, store)
+    items = store.get_articles(replace(where, oldest_first=True))
+    if as_json:
+        _emit_json(_article_json(article) for article in items)
+        return
+    count = 0
+    for article in items:
+        count += 1
+        tags = article.tags
+        agencies = ",".join(tags.agencies) or "-"
+        penalty = _money(tags) or ""
+        click.echo(
+            f"{article.published:%Y-%m-%d}  {agencies:<10} {tags.action or '-':<13} "
+            f"{penalty:>14}  {article.title}  [{article.feed}]"
+        )
+    if not count:
+        click.echo(f"no tagged items about {name}", err=True)
+
+
+def _money(tags: Tags) -> str | None:
+    if tags.penalty is None:
+        return None
+    amount = tags.penalty.amount
+    for size, suffix in ((1e9, " bn"), (1e6, " m")):
+        if amount >= size:
+            return f"{tags.penalty.currency} {amount / size:,.4g}{suffix}"
+    return f"{tags.penalty.currency} {amount:,.0f}"
 
 
 # -- feeds -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import platformdirs
 from aggregator import __version__
 from aggregator._dates import parse_duration
 from aggregator._urls import absolute_http_url
+from aggregator.catalog import ENTITY_TYPES, UserEntity
 from aggregator.errors import ConfigError
 from aggregator.records import FeedKind, FeedSource
 
@@ -46,6 +47,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "allow_private_networks",
     ),
     "feeds": ("name", "url", "kind", "agency", "interval"),
+    "entities": ("name", "aliases", "type"),
+    "watchlist": ("entities",),
 }
 
 
@@ -70,6 +73,8 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     feeds: tuple[FeedSource, ...] = ()
+    entities: tuple[UserEntity, ...] = ()  # added to the built-in entity catalog
+    watchlist: tuple[str, ...] = ()  # entity names the user follows
 
     def feed(self, name: str) -> FeedSource:
         for source in self.feeds:
@@ -133,11 +138,15 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         allow_private_networks=reader.boolean(http, "http.allow_private_networks", False),
     )
     store_url = reader.string(store, "store.url", None) if "url" in store else None
+    watchlist = reader.table(data, "watchlist")
+    reader.only_keys(watchlist, "watchlist", set(TABLES["watchlist"]))
     return Config(
         path=path,
         store=StoreConfig(url=store_url or None),
         http=http_config,
         feeds=reader.feeds(data.get("feeds", [])),
+        entities=reader.entities(data.get("entities", [])),
+        watchlist=reader.strings(watchlist, "watchlist.entities"),
     )
 
 
@@ -225,6 +234,37 @@ class _Reader:
                 )
             )
         return tuple(sources)
+
+    def strings(self, table: dict[str, Any], key: str) -> tuple[str, ...]:
+        value = table.get(key.rsplit(".", 1)[-1], [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, f"must be a list of non-empty strings, not {value!r}")
+        return tuple(dict.fromkeys(v.strip() for v in value))
+
+    def entities(self, value: Any) -> tuple[UserEntity, ...]:
+        if not isinstance(value, list):
+            raise self.fail("entities", "must be an array of tables: [[entities]]")
+        found: list[UserEntity] = []
+        for index, item in enumerate(value):
+            where = f"entities[{index}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "must be a table: [[entities]]")
+            name = self.string(item, f"{where}.name", None)
+            if name and name.strip():
+                where = f"entities[{index}] ({name.strip()})"
+            self.only_keys(item, where, set(TABLES["entities"]))
+            if not name or not name.strip():
+                raise self.fail(f"{where}.name", "is required")
+            kind = self.string(item, f"{where}.type", "other")
+            if kind not in ENTITY_TYPES:
+                known = ", ".join(sorted(ENTITY_TYPES))
+                raise self.fail(f"{where}.type", f"must be one of {known}, not {kind!r}")
+            found.append(
+                UserEntity(
+                    name=name.strip(), aliases=self.strings(item, f"{where}.aliases"), type=kind
+                )
+            )
+        return tuple(found)
 
     def interval(self, item: dict[str, Any], key: str, kind: FeedKind) -> int:
         value = item.get("interval")

@@ -83,6 +83,37 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a tag was given: the text that matched, and where."""
+
+    field: str  # agency | mentioned_agency | entity | action | penalty | case_number
+    value: str
+    text: str
+    where: str  # title | summary | feed
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: float
+    currency: str  # ISO 4217
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    """What the tagger found in one article."""
+
+    agencies: tuple[str, ...] = ()  # codes of agencies that act or are a party
+    mentioned_agencies: tuple[str, ...] = ()  # every agency named (a superset of agencies)
+    entities: tuple[str, ...] = ()  # canonical names
+    action: str | None = None  # one of tag.ACTIONS, None when not about enforcement
+    penalty_usd: float | None = None
+    penalty: Money | None = None  # the amount in its own currency, USD included
+    case_numbers: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    version: str = ""  # tagger version + catalog fingerprint
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """A cleaned article ready to be stored. ``key`` is its identity within its feed."""
 
@@ -97,6 +128,7 @@ class Article:
     published: datetime  # aware UTC
     published_estimated: bool  # True when the feed gave no usable date: published = first seen
     content_hash: str
+    tags: Tags = field(default_factory=Tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +151,7 @@ class StoredArticle:
     published_estimated: bool
     first_seen: datetime
     updated: datetime
+    tags: Tags = field(default_factory=Tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +224,11 @@ class ArticleFilter:
     since: datetime | None = None
     until: datetime | None = None
     sources: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()  # any of these acting agencies
+    entities: tuple[str, ...] = ()  # any of these entities (canonical names)
+    actions: tuple[str, ...] = ()  # any of these action types
     limit: int | None = None
+    oldest_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)

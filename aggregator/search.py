@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aggregator.catalog import Catalog
 from aggregator.errors import UsageError
 from aggregator.records import SearchQuery, SearchTerm
 
@@ -115,3 +116,25 @@ def _tokens(text: str):  # type: ignore[no-untyped-def]
             continue
         prefix = word.endswith("*") and _searchable(word.rstrip("*"))
         yield _Token(SearchTerm(word.rstrip("*") if prefix else word, prefix=prefix), negated)
+
+
+def expand_entities(query: SearchQuery, catalog: Catalog) -> SearchQuery:
+    """A term that names a catalog entity (by name or alias) also matches the articles tagged
+    with that entity, whatever alias they use: "CZ" finds "Changpeng Zhao" and back."""
+
+    def expand(terms: tuple[SearchTerm, ...]) -> tuple[SearchTerm, ...]:
+        result = list(terms)
+        for term in terms:
+            if term.prefix:
+                continue
+            record = catalog.entity(term.text)
+            if record is not None:
+                canonical = SearchTerm(record.name, phrase=True)
+                if canonical not in result:
+                    result.append(canonical)
+        return tuple(result)
+
+    return SearchQuery(
+        clauses=tuple(expand(clause) for clause in query.clauses),
+        excluded=expand(query.excluded),
+    )

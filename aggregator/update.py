@@ -12,12 +12,13 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from aggregator._dates import utcnow
 from aggregator._urls import absolute_http_url, canonical_url
+from aggregator.catalog import Catalog, load_catalog
 from aggregator.dedup import disambiguate
 from aggregator.errors import DocumentError, FeedError, ParseError
 from aggregator.extract import build_article, clean_text
@@ -34,6 +35,7 @@ from aggregator.records import (
     ParsedFeed,
 )
 from aggregator.store import Store
+from aggregator.tag import tag_article, tag_articles, tag_version
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +82,26 @@ def due_feeds(states: Iterable[FeedState], now: datetime) -> list[FeedState]:
 
 def ingest(
     store: Store,
-    feed: str,
+    feed: FeedState,
     parsed: ParsedFeed,
     *,
+    catalog: Catalog,
     base_url: str | None,
     fetched: FetchResult | None,
     now: datetime,
     next_check: datetime,
 ) -> FeedOutcome:
-    """Clean a parsed document's entries and store them with the feed's new state."""
-    articles = disambiguate(
-        [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
+    """Clean and tag a parsed document's entries and store them with the feed's new state."""
+    articles = tag_articles(
+        disambiguate(
+            [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
+        ),
+        catalog=catalog,
+        kind=feed.kind,
+        agency=feed.agency,
     )
     intent = FeedUpdateIntent(
-        feed=feed,
+        feed=feed.name,
         fetched=now,
         status=FetchStatus.OK,
         next_check=next_check,
@@ -106,7 +114,7 @@ def ingest(
     )
     counts = store.apply_update(intent)
     return FeedOutcome(
-        feed=feed,
+        feed=feed.name,
         url=base_url or "",
         status=FetchStatus.OK,
         new=counts.new,
@@ -121,6 +129,7 @@ class Updater:
 
     store: Store
     fetcher: Fetcher
+    catalog: Catalog = field(default_factory=load_catalog)
     clock: Clock = utcnow
     rng: random.Random | None = None
 
@@ -182,8 +191,9 @@ class Updater:
             else:
                 return ingest(
                     self.store,
-                    state.name,
+                    state,
                     parsed,
+                    catalog=self.catalog,
                     base_url=result.url,
                     fetched=result,
                     now=now,
@@ -267,6 +277,7 @@ def import_document(
     store: Store,
     path: Path,
     *,
+    catalog: Catalog,
     sources: Sequence[FeedSource] = (),
     feed: str | None = None,
     kind: FeedKind = FeedKind.NEWS,
@@ -295,7 +306,16 @@ def import_document(
         return _with_seconds(outcome, time.monotonic() - started)
     name = feed or _feed_for_document(store, parsed, path, sources, kind, now)
     base = parsed.self_url or parsed.link
-    outcome = ingest(store, name, parsed, base_url=base, fetched=None, now=now, next_check=now)
+    outcome = ingest(
+        store,
+        store.get_feed(name),
+        parsed,
+        catalog=catalog,
+        base_url=base,
+        fetched=None,
+        now=now,
+        next_check=now,
+    )
     return replace(outcome, url=label, seconds=round(time.monotonic() - started, 3))
 
 
@@ -329,3 +349,47 @@ def _feed_for_document(
         name = f"{title} ({number})"
     store.ensure_feed(FeedSource(name=name, url=url, kind=kind), now)
     return name
+
+
+# -- re-tagging ---------------------------------------------------------------------------------
+
+RETAG_BATCH = 500
+
+
+def retag(
+    store: Store,
+    catalog: Catalog,
+    *,
+    everything: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Tag again the stored articles whose tags another catalog made (all with
+    ``everything``); returns how many were re-tagged. Each batch is one transaction, so an
+    interrupted run keeps what it did and the next run goes on from there."""
+    version = tag_version(catalog)
+    wanted = "" if everything else version  # no stored version equals ""
+    done = 0
+    after = 0
+    while True:
+        batch = store.stale_articles(wanted, after, RETAG_BATCH)
+        if not batch:
+            return done
+        store.set_tags(
+            [
+                (
+                    article.id,
+                    tag_article(
+                        article.title,
+                        article.summary_text,
+                        catalog=catalog,
+                        kind=article.feed_kind,
+                        agency=article.feed_agency,
+                    ),
+                )
+                for article in batch
+            ]
+        )
+        after = batch[-1].id
+        done += len(batch)
+        if on_batch is not None:
+            on_batch(len(batch))

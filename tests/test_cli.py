@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from aggregator.store.migrate import head_revision
 from tests.conftest import FeedServer, feeds_config
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -169,9 +170,10 @@ def test_feeds_list_shows_errors(run: Callable[..., Result], config: Path) -> No
 def test_db_current_and_upgrade(run: Callable[..., Result], tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
     assert "empty" in run("db", "current", db=db).stdout
-    assert "upgraded from empty to 0001" in run("db", "upgrade", db=db).stdout
-    assert "0001 (head)" in run("db", "current", db=db).stdout
-    assert "already at revision 0001" in run("db", "upgrade", db=db).stdout
+    head = head_revision()
+    assert f"upgraded from empty to {head}" in run("db", "upgrade", db=db).stdout
+    assert f"{head} (head)" in run("db", "current", db=db).stdout
+    assert f"already at revision {head}" in run("db", "upgrade", db=db).stdout
 
 
 def test_import_mixed_documents(run: Callable[..., Result], tmp_path: Path) -> None:

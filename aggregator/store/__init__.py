@@ -35,6 +35,7 @@ from aggregator.records import (
     SearchQuery,
     StoreCounts,
     StoredArticle,
+    Tags,
 )
 from aggregator.store import _articles, _feeds, _search_sqlite, migrate
 from aggregator.store._engine import (
@@ -139,6 +140,21 @@ class Store:
         where = where or ArticleFilter()
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
             yield from _articles.iter_articles(connection, where)
+
+    def stale_articles(self, version: str, after_id: int, limit: int) -> list[StoredArticle]:
+        """Up to ``limit`` articles after ``after_id`` (id order) whose tags were not made by
+        ``version``: the work list of ``retag``."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _articles.stale_articles(connection, version, after_id, limit)
+
+    def count_stale_tags(self, version: str) -> int:
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _articles.count_stale(connection, version)
+
+    def set_tags(self, updates: Sequence[tuple[int, Tags]]) -> None:
+        """Replace the tags of existing articles, in one transaction."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            _articles.set_tags(connection, updates)
 
     def count_articles(self) -> int:
         with wrap_errors(self.url), read_transaction(self._engine) as connection:

@@ -7,12 +7,21 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from aggregator._dates import as_utc
 from aggregator.errors import NotFoundError
-from aggregator.records import Article, ArticleFilter, FeedKind, StoreCounts, StoredArticle
-from aggregator.store.schema import articles, feeds
+from aggregator.records import (
+    Article,
+    ArticleFilter,
+    Evidence,
+    FeedKind,
+    Money,
+    StoreCounts,
+    StoredArticle,
+    Tags,
+)
+from aggregator.store.schema import article_tags, articles, feeds
 
 _KEY_BATCH = 500  # keys per IN (...) lookup; well under every backend's parameter limit
 
@@ -50,8 +59,13 @@ def write_articles(
             updates.append({**values, "updated": now, "row_id": row.id})
         else:
             unchanged += 1
+    tagged: list[tuple[int, Tags]] = []
     if inserts:
-        connection.execute(articles.insert(), inserts)
+        statement = articles.insert().returning(
+            articles.c.id, articles.c.key, sort_by_parameter_order=True
+        )
+        for row in connection.execute(statement, inserts):
+            tagged.append((row.id, unique[row.key].tags))
     if updates:
         statement = (
             articles.update()
@@ -59,7 +73,81 @@ def write_articles(
             .values({name: bindparam(name) for name in updates[0] if name != "row_id"})
         )
         connection.execute(statement, updates)
+        by_id = {row.id: key for key, row in existing.items()}
+        tagged.extend(
+            (values["row_id"], unique[by_id[values["row_id"]]].tags) for values in updates
+        )
+    _replace_tag_rows(connection, tagged)
     return StoreCounts(new=len(inserts), updated=len(updates), unchanged=unchanged)
+
+
+def set_tags(connection: Connection, updates: Sequence[tuple[int, Tags]]) -> None:
+    """Store new tags for existing articles (``retag``)."""
+    if not updates:
+        return
+    rows = [{**_tag_values(tags), "row_id": article_id} for article_id, tags in updates]
+    statement = (
+        articles.update()
+        .where(articles.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in rows[0] if name != "row_id"})
+    )
+    connection.execute(statement, rows)
+    _replace_tag_rows(connection, updates)
+
+
+def _replace_tag_rows(connection: Connection, tagged: Sequence[tuple[int, Tags]]) -> None:
+    if not tagged:
+        return
+    ids = [article_id for article_id, _ in tagged]
+    for start in range(0, len(ids), _KEY_BATCH):
+        chunk = ids[start : start + _KEY_BATCH]
+        connection.execute(article_tags.delete().where(article_tags.c.article_id.in_(chunk)))
+    rows = [
+        {"article_id": article_id, "kind": kind, "value": value}
+        for article_id, tags in tagged
+        for kind, values in (
+            ("agency", tags.agencies),
+            ("mentioned_agency", tags.mentioned_agencies),
+            ("entity", tags.entities),
+        )
+        for value in dict.fromkeys(values)
+    ]
+    if rows:
+        connection.execute(article_tags.insert(), rows)
+
+
+def _tag_values(tags: Tags) -> dict[str, Any]:
+    return {
+        "agencies": json.dumps(list(tags.agencies)),
+        "mentioned_agencies": json.dumps(list(tags.mentioned_agencies)),
+        "entities": json.dumps(list(tags.entities), ensure_ascii=False),
+        "case_numbers": json.dumps(list(tags.case_numbers)),
+        "tag_evidence": json.dumps(
+            [[e.field, e.value, e.text, e.where] for e in tags.evidence], ensure_ascii=False
+        ),
+        "action": tags.action,
+        "penalty_usd": tags.penalty_usd,
+        "penalty_amount": tags.penalty.amount if tags.penalty else None,
+        "penalty_currency": tags.penalty.currency if tags.penalty else None,
+        # Indexed for search: canonical names find the articles that use an alias.
+        "tag_text": " ".join([*tags.entities, *tags.mentioned_agencies]),
+        "tag_version": tags.version or None,
+    }
+
+
+def _tags_from_row(row: Any) -> Tags:
+    currency = row.penalty_currency
+    return Tags(
+        agencies=tuple(json.loads(row.agencies or "[]")),
+        mentioned_agencies=tuple(json.loads(row.mentioned_agencies or "[]")),
+        entities=tuple(json.loads(row.entities or "[]")),
+        action=row.action,
+        penalty_usd=row.penalty_usd,
+        penalty=Money(row.penalty_amount, currency) if currency else None,
+        case_numbers=tuple(json.loads(row.case_numbers or "[]")),
+        evidence=tuple(Evidence(*item) for item in json.loads(row.tag_evidence or "[]")),
+        version=row.tag_version or "",
+    )
 
 
 def _values(article: Article) -> dict[str, Any]:
@@ -74,6 +162,7 @@ def _values(article: Article) -> dict[str, Any]:
         "published": article.published,
         "published_estimated": article.published_estimated,
         "content_hash": article.content_hash,
+        **_tag_values(article.tags),
     }
 
 
@@ -93,6 +182,14 @@ def apply_filter(query: Select[Any], where: ArticleFilter) -> Select[Any]:
         query = query.where(articles.c.published < where.until)
     if where.sources:
         query = query.where(feeds.c.name.in_(list(where.sources)))
+    for kind, values in (("agency", where.agencies), ("entity", where.entities)):
+        if values:
+            tagged = select(article_tags.c.article_id).where(
+                article_tags.c.kind == kind, article_tags.c.value.in_(list(values))
+            )
+            query = query.where(articles.c.id.in_(tagged))
+    if where.actions:
+        query = query.where(articles.c.action.in_(list(where.actions)))
     return query
 
 
@@ -112,7 +209,11 @@ def iter_articles(connection: Connection, where: ArticleFilter) -> Iterator[Stor
     query = select(*article_columns()).select_from(
         articles.join(feeds, feeds.c.id == articles.c.feed_id)
     )
-    query = apply_filter(query, where).order_by(articles.c.published.desc(), articles.c.id.desc())
+    if where.oldest_first:
+        order = (articles.c.published.asc(), articles.c.id.asc())
+    else:
+        order = (articles.c.published.desc(), articles.c.id.desc())
+    query = apply_filter(query, where).order_by(*order)
     if where.limit is not None:
         query = query.limit(where.limit)
     for row in connection.execution_options(yield_per=1000).execute(query):
@@ -137,4 +238,29 @@ def article_from_row(row: Any) -> StoredArticle:
         published_estimated=bool(row.published_estimated),
         first_seen=as_utc(row.first_seen),  # type: ignore[arg-type]
         updated=as_utc(row.updated),  # type: ignore[arg-type]
+        tags=_tags_from_row(row),
     )
+
+
+def stale_articles(
+    connection: Connection, version: str, after_id: int, limit: int
+) -> list[StoredArticle]:
+    """Articles whose tags were not made by tagger+catalog ``version``, in id order."""
+    query = (
+        select(*article_columns())
+        .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
+        .where(
+            articles.c.id > after_id,
+            (articles.c.tag_version.is_(None)) | (articles.c.tag_version != version),
+        )
+        .order_by(articles.c.id)
+        .limit(limit)
+    )
+    return [article_from_row(row) for row in connection.execute(query)]
+
+
+def count_stale(connection: Connection, version: str) -> int:
+    query = select(func.count()).where(
+        (articles.c.tag_version.is_(None)) | (articles.c.tag_version != version)
+    )
+    return int(connection.execute(query).scalar_one())

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -71,6 +72,35 @@ articles = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
     Column("content_hash", String(64), nullable=False),
+    # Tags (JSON arrays of codes / names), written by the tagger with its version.
+    Column("agencies", Text, nullable=False, server_default="[]"),
+    Column("mentioned_agencies", Text, nullable=False, server_default="[]"),
+    Column("entities", Text, nullable=False, server_default="[]"),
+    Column("case_numbers", Text, nullable=False, server_default="[]"),
+    Column("tag_evidence", Text, nullable=False, server_default="[]"),
+    Column("action", String(20)),
+    Column("penalty_usd", Float),
+    Column("penalty_amount", Float),
+    Column("penalty_currency", String(3)),
+    Column("tag_text", Text, nullable=False, server_default=""),  # indexed for search
+    Column("tag_version", String(64)),
     UniqueConstraint("feed_id", "key"),
     Index(None, "published"),
+    Index(None, "action"),
+)
+
+# One row per (article, kind, value) so that filters by agency or entity use an index.
+# kind: agency | mentioned_agency | entity
+article_tags = Table(
+    "article_tags",
+    metadata,
+    Column(
+        "article_id",
+        Integer,
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(20), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Index("ix_article_tags_kind", "kind", "value"),
 )
