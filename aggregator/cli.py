@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -26,10 +28,18 @@ from rich.table import Table
 from aggregator import __version__
 from aggregator._dates import isoformat, parse_moment, utcnow
 from aggregator.catalog import Catalog, load_catalog
-from aggregator.config import Config, find_config_path, load_config, resolve_db_url
+from aggregator.config import (
+    Config,
+    check_address,
+    find_config_path,
+    load_config,
+    resolve_db_url,
+)
+from aggregator.digest import build_digest, default_day, render_html, render_text
 from aggregator.errors import AggregatorError, ConfigError, UsageError
 from aggregator.extract import clean_text, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
+from aggregator.mail import build_message, deliver, message_id
 from aggregator.records import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -191,7 +201,7 @@ def _article_json(article: StoredArticle) -> dict[str, Any]:
         "categories": list(article.categories),
         "guid": article.guid,
         **_tags_json(article.tags),
-        "story_id": None,
+        "story_id": article.story_id,
         "summary_text": article.summary_text,
         "summary_html": article.summary_html,
         "first_seen": isoformat(article.first_seen),
@@ -893,6 +903,158 @@ def _money(tags: Tags) -> str | None:
         if amount >= size:
             return f"{tags.penalty.currency} {amount / size:,.4g}{suffix}"
     return f"{tags.penalty.currency} {amount:,.0f}"
+
+
+# -- digest ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--date",
+    "day_text",
+    metavar="D",
+    help="The day to report, in [digest] timezone: YYYY-MM-DD, 'today' or 'yesterday' "
+    "(default: yesterday).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "eml"]),
+    default="text",
+    show_default=True,
+    help="Plain text, e-mail HTML, or a complete RFC 5322 message.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option("--send", is_flag=True, help="Mail it to the recipients, once per day each.")
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="ADDR",
+    help="Send to this address instead of [digest] recipients (repeatable).",
+)
+@click.option("--force", is_flag=True, help="With --send: send again even if already sent.")
+@click.option("--json", "as_json", is_flag=True, help="With --send: print outcomes as JSON.")
+@click.pass_obj
+def digest(
+    app: App,
+    day_text: str | None,
+    fmt: str,
+    output: Path | None,
+    send: bool,
+    to: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build the briefing of one day: per agency the regulators' releases, then the press
+    stories about them ("also covered by ..."), watch-list hits, penalty totals, the count
+    against the 7-day average, and sources that are failing or silent.
+
+    --send mails it (multipart text + HTML) to each recipient exactly once: running it again
+    does nothing, a failed send is retried on the next run, --force sends again.
+
+    Example: aggregator digest --date 2026-11-23 --format html -o digest.html
+    """
+    config = app.config
+    settings = config.digest
+    now = utcnow()
+    day = _digest_day(day_text, now, settings.timezone)
+    recipients = list(to) or list(settings.recipients)
+    for address in to:
+        check_address(address, lambda key, message: UsageError(f"{key}: {message}"), "--to")
+    store = app.store()
+    built = build_digest(
+        store,
+        day=day,
+        config=settings,
+        catalog=app.catalog,
+        feeds=[source.name for source in config.feeds],
+        watchlist=[_entity_name(app.catalog, n, "watchlist") for n in config.watchlist],
+        now=now,
+    )
+    text = render_text(built)
+    html = render_html(built)
+    subject = settings.subject.format(date=day.isoformat(), count=built.story_count)
+
+    def make_message(recipient: str, identifier: str) -> EmailMessage:
+        return build_message(
+            subject=subject,
+            sender=settings.sender,
+            recipient=recipient,
+            text=text,
+            html=html,
+            message_id=identifier,
+            date=utcnow(),
+        )
+
+    if send:
+        if not recipients:
+            raise ConfigError(
+                "no recipients: set [digest] recipients or pass --to",
+                path=str(config.path) if config.path else None,
+                key="digest.recipients",
+            )
+        outcomes = deliver(
+            store,
+            settings.smtp,
+            day=day.isoformat(),
+            sender=settings.sender,
+            recipients=recipients,
+            make_message=make_message,
+            now=utcnow,
+            force=force,
+        )
+        if as_json:
+            _emit_json(
+                {"day": day.isoformat(), "recipient": o.recipient, "status": o.status,
+                 "detail": o.detail}
+                for o in outcomes
+            )  # fmt: skip
+        elif app.verbosity >= 0:
+            for outcome in outcomes:
+                line = f"{day.isoformat()} {outcome.recipient}: {outcome.status}"
+                click.echo(line + (f" ({outcome.detail})" if outcome.detail else ""))
+        bad = [o for o in outcomes if o.status in ("failed", "unknown")]
+        if bad:
+            raise _Failure(f"{len(bad)} of {len(outcomes)} digests not delivered", 1)
+        return
+    if fmt == "eml":
+        recipient = recipients[0] if recipients else settings.sender
+        content = make_message(recipient, message_id(day.isoformat(), recipient, settings.sender))
+        data = content.as_bytes()
+        if output:
+            _write_file(output, data)
+        else:
+            sys.stdout.buffer.write(data)
+        return
+    rendered = html if fmt == "html" else text
+    if output:
+        _write_file(output, rendered.encode("utf-8"))
+    else:
+        click.echo(rendered, nl=False)
+
+
+def _digest_day(text: str | None, now: datetime, zone: str) -> date:
+    if text is None or text == "yesterday":
+        return default_day(now, zone)
+    if text == "today":
+        return default_day(now, zone) + timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date: not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from exc
 
 
 # -- feeds -------------------------------------------------------------------------------------

@@ -6,10 +6,14 @@ Errors name the file and the key (``config.toml: feeds[3].url: ...``) and exit w
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
@@ -49,7 +53,13 @@ TABLES: dict[str, tuple[str, ...]] = {
     "feeds": ("name", "url", "kind", "agency", "interval"),
     "entities": ("name", "aliases", "type"),
     "watchlist": ("entities",),
+    "digest": ("timezone", "time", "recipients", "sender", "subject", "silent_after"),
+    "digest.smtp": ("host", "port", "security", "username", "password_env", "timeout"),
 }
+SMTP_SECURITY = ("starttls", "ssl", "none")
+DEFAULT_SMTP_PORT = {"starttls": 587, "ssl": 465, "none": 25}
+DEFAULT_SUBJECT = "Enforcement digest for {date}: {count} items"
+DEFAULT_SILENT_AFTER = 7 * 86400  # a regulator feed with nothing new for this long is flagged
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +70,27 @@ class HttpConfig:
     concurrency: int = DEFAULT_CONCURRENCY
     per_host: int = DEFAULT_PER_HOST
     allow_private_networks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str | None = None
+    password_env: str | None = None  # the name of the variable holding the password
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestConfig:
+    timezone: str = "UTC"
+    time: str = "07:00"  # when `serve` sends it, in `timezone`
+    recipients: tuple[str, ...] = ()
+    sender: str = "aggregator@localhost"
+    subject: str = DEFAULT_SUBJECT
+    silent_after: int = DEFAULT_SILENT_AFTER  # seconds
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +106,7 @@ class Config:
     feeds: tuple[FeedSource, ...] = ()
     entities: tuple[UserEntity, ...] = ()  # added to the built-in entity catalog
     watchlist: tuple[str, ...] = ()  # entity names the user follows
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
     def feed(self, name: str) -> FeedSource:
         for source in self.feeds:
@@ -124,7 +156,7 @@ def load_config(path: Path | None) -> Config:
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     reader = _Reader(str(path) if path else "config")
-    reader.only_keys(data, "", set(TABLES))
+    reader.only_keys(data, "", {name.split(".")[0] for name in TABLES})
     store = reader.table(data, "store")
     reader.only_keys(store, "store", set(TABLES["store"]))
     http = reader.table(data, "http")
@@ -147,6 +179,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         feeds=reader.feeds(data.get("feeds", [])),
         entities=reader.entities(data.get("entities", [])),
         watchlist=reader.strings(watchlist, "watchlist.entities"),
+        digest=reader.digest(reader.table(data, "digest")),
     )
 
 
@@ -235,6 +268,66 @@ class _Reader:
             )
         return tuple(sources)
 
+    def digest(self, table: dict[str, Any]) -> DigestConfig:
+        self.only_keys(table, "digest", {*TABLES["digest"], "smtp"})
+        zone = self.string(table, "digest.timezone", "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                "digest.timezone", f"unknown time zone {zone!r} (e.g. America/New_York)"
+            ) from None
+        when = self.string(table, "digest.time", "07:00")
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", when):
+            raise self.fail("digest.time", f"must be HH:MM, not {when!r}")
+        recipients = self.strings(table, "digest.recipients")
+        for address in recipients:
+            check_address(address, self.fail, "digest.recipients")
+        sender = self.string(table, "digest.sender", "aggregator@localhost")
+        check_address(sender, self.fail, "digest.sender")
+        subject = self.string(table, "digest.subject", DEFAULT_SUBJECT)
+        try:
+            subject.format(date="2026-01-01", count=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise self.fail(
+                "digest.subject", f"only {{date}} and {{count}} may be used ({exc})"
+            ) from None
+        silent = table.get("silent_after", DEFAULT_SILENT_AFTER)
+        try:
+            silent_after = (
+                silent
+                if isinstance(silent, int) and not isinstance(silent, bool)
+                else parse_duration(str(silent))
+            )
+        except ValueError as exc:
+            raise self.fail("digest.silent_after", str(exc)) from None
+        smtp = self.table(table, "smtp")
+        self.only_keys(smtp, "digest.smtp", set(TABLES["digest.smtp"]))
+        security = self.string(smtp, "digest.smtp.security", "starttls")
+        if security not in SMTP_SECURITY:
+            raise self.fail(
+                "digest.smtp.security", f"must be starttls, ssl or none, not {security!r}"
+            )
+        port = smtp.get("port", DEFAULT_SMTP_PORT[security])
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise self.fail("digest.smtp.port", f"must be a port number, not {port!r}")
+        return DigestConfig(
+            timezone=zone,
+            time=when,
+            recipients=recipients,
+            sender=sender,
+            subject=subject,
+            silent_after=int(silent_after),
+            smtp=SmtpConfig(
+                host=self.string(smtp, "digest.smtp.host", "localhost"),
+                port=port,
+                security=security,
+                username=self.string(smtp, "digest.smtp.username", None) or None,
+                password_env=self.string(smtp, "digest.smtp.password_env", None) or None,
+                timeout=self.number(smtp, "digest.smtp.timeout", 30.0, minimum=1),
+            ),
+        )
+
     def strings(self, table: dict[str, Any], key: str) -> tuple[str, ...]:
         value = table.get(key.rsplit(".", 1)[-1], [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -279,6 +372,16 @@ class _Reader:
         if seconds < 60:
             raise self.fail(key, f"must be at least 60 seconds, not {value!r}")
         return seconds
+
+
+def check_address(address: str, fail: Any, key: str) -> None:
+    """An e-mail address fit for a header: one addr-spec, no display tricks, no line breaks."""
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        raise fail(key, f"not an e-mail address: {address!r}") from None
+    if not parsed.username or not parsed.domain or any(c in address for c in "\r\n\t <>,;"):
+        raise fail(key, f"not an e-mail address: {address!r}")
 
 
 def resolve_db_url(explicit: str | None, config: Config) -> str:

@@ -9,7 +9,8 @@ line naming the feed, file, key or option at fault::
     ├── FeedError (url)                  one feed failed; stored on the feed, never fatal to a run
     │   ├── FetchError                   network, HTTP status, size or time limits
     │   └── ParseError                   the document is not a feed
-    ├── ImportError_ (path)              a saved document could not be read
+    ├── DocumentError (path)             a saved document could not be read
+    ├── MailError                        the digest cannot be sent as configured; exit code 2
     └── StoreError                       the database failed
         ├── NotFoundError                no such article or feed
         └── SchemaError                  the store's schema is not one this code can use
@@ -76,6 +77,12 @@ class DocumentError(AggregatorError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class MailError(AggregatorError):
+    """The digest cannot be sent as configured (a missing password, ...)."""
+
+    exit_code = 2
 
 
 class StoreError(AggregatorError):

@@ -8,7 +8,7 @@ extract → :class:`Article`; update → :class:`FeedOutcome`; the store returns
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -152,6 +152,7 @@ class StoredArticle:
     first_seen: datetime
     updated: datetime
     tags: Tags = field(default_factory=Tags)
+    story_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +176,7 @@ class FeedState:
     permanent_url: str | None = None  # where the feed said it moved for good
     http_status: int | None = None
     article_count: int = 0
+    latest_article: datetime | None = None  # publication date of its newest stored article
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,7 @@ class StoreCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    new_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,3 +260,71 @@ class FeedUpdateIntent:
     title: str | None = None
     permanent_url: str | None = None
     from_network: bool = True  # False for ``import``: articles only, fetch state untouched
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One event and every stored article that reports it; the lead first."""
+
+    id: int
+    lead: StoredArticle
+    articles: tuple[StoredArticle, ...]  # the lead first, then by date
+
+    @property
+    def coverage(self) -> tuple[StoredArticle, ...]:
+        return self.articles[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """One agency's part of a digest: its own releases, then the press stories about it."""
+
+    agency: str | None  # code; None for stories no catalogued agency acts in
+    name: str
+    releases: tuple[Story, ...]
+    coverage: tuple[Story, ...]
+    penalty_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    feed: str
+    problem: str  # "failing" | "silent"
+    detail: str
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The briefing of one day in the configured time zone."""
+
+    day: date
+    timezone: str
+    start: datetime  # aware UTC, inclusive
+    end: datetime  # aware UTC, exclusive
+    generated: datetime
+    sections: tuple[DigestSection, ...]
+    watchlist: tuple[Story, ...]
+    story_count: int
+    article_count: int
+    other_articles: int  # stored that day but not about enforcement
+    average_7d: float  # enforcement stories per day over the previous seven days
+    health: tuple[FeedHealth, ...]
+
+    @property
+    def quiet(self) -> bool:
+        return self.story_count == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A row of the digest ledger."""
+
+    day: str
+    recipient: str
+    status: str  # claimed | sending | sent | failed | unknown
+    message_id: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    updated: datetime

@@ -19,7 +19,7 @@ from pathlib import Path
 from aggregator._dates import utcnow
 from aggregator._urls import absolute_http_url, canonical_url
 from aggregator.catalog import Catalog, load_catalog
-from aggregator.dedup import disambiguate
+from aggregator.dedup import choose_story, disambiguate
 from aggregator.errors import DocumentError, FeedError, ParseError
 from aggregator.extract import build_article, clean_text
 from aggregator.fetch import Fetcher
@@ -113,6 +113,8 @@ def ingest(
         from_network=fetched is not None,
     )
     counts = store.apply_update(intent)
+    if counts.new_ids:
+        store.assign_stories(counts.new_ids, choose_story, now)
     return FeedOutcome(
         feed=feed.name,
         url=base_url or "",

@@ -258,3 +258,118 @@ def feeds_config(feeds: dict[str, str], *, kind: str = "news", extra: str = "") 
         agency = '\nagency = "SEC"' if kind == "regulator" else ""
         parts.append(f'[[feeds]]\nname = "{name}"\nurl = "{url}"\nkind = "{kind}"{agency}\n')
     return "\n".join(parts)
+
+
+# -- SMTP servers on loopback ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self, refuse_rcpt: bool = False) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+                if refuse_rcpt:
+                    return "550 5.1.1 mailbox unavailable"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+                sink.messages.append(
+                    (envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+                )
+                return "250 Message accepted for delivery"
+
+        self.port = _free_port()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def close(self) -> None:
+        self._controller.stop()
+
+
+class DroppingSmtpServer:
+    """A minimal SMTP server that hangs up in the middle of DATA: the client cannot know
+    whether the message was delivered."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(5)
+        self.port = self._socket.getsockname()[1]
+        self.data_started = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.sendall(b"220 drop.test ESMTP\r\n")
+                buffer = b""
+                while True:
+                    try:
+                        chunk = connection.recv(65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    buffer += chunk
+                    while b"\r\n" in buffer:
+                        line, buffer = buffer.split(b"\r\n", 1)
+                        verb = line[:4].upper()
+                        if verb in (b"EHLO", b"HELO"):
+                            connection.sendall(b"250 drop.test\r\n")
+                        elif verb == b"DATA":
+                            connection.sendall(b"354 go ahead\r\n")
+                            self.data_started += 1
+                            buffer = b"__DROP__"
+                            break
+                        elif verb == b"QUIT":
+                            connection.sendall(b"221 bye\r\n")
+                        else:
+                            connection.sendall(b"250 OK\r\n")
+                    if buffer == b"__DROP__":
+                        break
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    server = SmtpSink()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def refusing_smtp() -> Iterator[SmtpSink]:
+    server = SmtpSink(refuse_rcpt=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def dropping_smtp() -> Iterator[DroppingSmtpServer]:
+    server = DroppingSmtpServer()
+    yield server
+    server.close()

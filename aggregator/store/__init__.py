@@ -22,11 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from aggregator.errors import NotFoundError, StoreError
 from aggregator.records import (
     ArticleFilter,
+    Delivery,
     FeedSource,
     FeedState,
     FeedUpdateIntent,
@@ -35,9 +34,10 @@ from aggregator.records import (
     SearchQuery,
     StoreCounts,
     StoredArticle,
+    Story,
     Tags,
 )
-from aggregator.store import _articles, _feeds, _search_sqlite, migrate
+from aggregator.store import _articles, _digests, _feeds, _search_sqlite, _stories, migrate
 from aggregator.store._engine import (
     display_url,
     make_engine,
@@ -45,7 +45,6 @@ from aggregator.store._engine import (
     wrap_errors,
     write_transaction,
 )
-from aggregator.store.schema import articles
 
 __all__ = ["Store", "open_store"]
 
@@ -156,9 +155,58 @@ class Store:
         with wrap_errors(self.url), write_transaction(self._engine) as connection:
             _articles.set_tags(connection, updates)
 
-    def count_articles(self) -> int:
+    def count_articles(self, where: ArticleFilter | None = None) -> int:
+        """How many articles match ``where`` (all of them by default)."""
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
-            return int(connection.execute(select(func.count()).select_from(articles)).scalar_one())
+            return _articles.count(connection, where or ArticleFilter())
+
+    # -- stories ------------------------------------------------------------------------------
+
+    def assign_stories(
+        self, article_ids: Sequence[int], choose: _stories.Chooser, now: datetime
+    ) -> None:
+        """Put each article without a story into the story ``choose`` picks among the articles
+        of the story window that could report the same event, or into a new story."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            _stories.assign_stories(connection, article_ids, choose, now)
+
+    def get_stories(self, where: ArticleFilter) -> list[Story]:
+        """Stories with an article matching ``where``, each with all its articles."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _stories.stories_in(connection, where)
+
+    # -- digest ledger ------------------------------------------------------------------------
+
+    def claim_delivery(
+        self,
+        day: str,
+        recipient: str,
+        message_id: str,
+        *,
+        worker: str,
+        now: datetime,
+        force: bool = False,
+    ) -> tuple[bool, Delivery]:
+        """Record the intent to send ``day``'s digest to ``recipient`` before sending it.
+
+        Returns (True, row) when the caller may send; (False, row) when it was sent already,
+        is being sent by another process, or its fate is unknown (a connection dropped during
+        DATA), unless ``force``. A failed send may be claimed again.
+        """
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            return _digests.claim(connection, day, recipient, message_id, worker, now, force)
+
+    def mark_delivery(
+        self, day: str, recipient: str, status: str, now: datetime, error: str | None = None
+    ) -> None:
+        """Record how a claimed delivery went: sending, sent, failed or unknown."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            _digests.mark(connection, day, recipient, status, now, error)
+
+    def get_deliveries(self, day: str | None = None) -> list[Delivery]:
+        """Ledger rows, newest day first."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _digests.deliveries(connection, day)
 
     # -- search -------------------------------------------------------------------------------
 

@@ -78,7 +78,12 @@ def write_articles(
             (values["row_id"], unique[by_id[values["row_id"]]].tags) for values in updates
         )
     _replace_tag_rows(connection, tagged)
-    return StoreCounts(new=len(inserts), updated=len(updates), unchanged=unchanged)
+    return StoreCounts(
+        new=len(inserts),
+        updated=len(updates),
+        unchanged=unchanged,
+        new_ids=tuple(article_id for article_id, _ in tagged[: len(inserts)]),
+    )
 
 
 def set_tags(connection: Connection, updates: Sequence[tuple[int, Tags]]) -> None:
@@ -239,6 +244,7 @@ def article_from_row(row: Any) -> StoredArticle:
         first_seen=as_utc(row.first_seen),  # type: ignore[arg-type]
         updated=as_utc(row.updated),  # type: ignore[arg-type]
         tags=_tags_from_row(row),
+        story_id=row.story_id,
     )
 
 
@@ -262,5 +268,13 @@ def stale_articles(
 def count_stale(connection: Connection, version: str) -> int:
     query = select(func.count()).where(
         (articles.c.tag_version.is_(None)) | (articles.c.tag_version != version)
+    )
+    return int(connection.execute(query).scalar_one())
+
+
+def count(connection: Connection, where: ArticleFilter) -> int:
+    query = apply_filter(
+        select(func.count()).select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id)),
+        where,
     )
     return int(connection.execute(query).scalar_one())

@@ -74,10 +74,20 @@ def feed_id(connection: Connection, name: str) -> int:
 
 def get_feeds(connection: Connection, names: Iterable[str] | None = None) -> list[FeedState]:
     counts = (
-        select(articles.c.feed_id, func.count().label("n")).group_by(articles.c.feed_id).subquery()
+        select(
+            articles.c.feed_id,
+            func.count().label("n"),
+            func.max(articles.c.published).label("latest"),
+        )
+        .group_by(articles.c.feed_id)
+        .subquery()
     )
     query = (
-        select(feeds, func.coalesce(counts.c.n, 0).label("article_count"))
+        select(
+            feeds,
+            func.coalesce(counts.c.n, 0).label("article_count"),
+            counts.c.latest.label("latest_article"),
+        )
         .select_from(feeds.outerjoin(counts, counts.c.feed_id == feeds.c.id))
         .order_by(feeds.c.name)
     )
@@ -146,4 +156,5 @@ def feed_from_row(row: Any) -> FeedState:
         permanent_url=row.permanent_url,
         http_status=row.http_status,
         article_count=int(mapping.get("article_count", 0) or 0),
+        latest_article=as_utc(mapping.get("latest_article")),
     )

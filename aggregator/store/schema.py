@@ -84,9 +84,24 @@ articles = Table(
     Column("penalty_currency", String(3)),
     Column("tag_text", Text, nullable=False, server_default=""),  # indexed for search
     Column("tag_version", String(64)),
+    Column("story_id", Integer),  # stories.id; kept consistent by the store
     UniqueConstraint("feed_id", "key"),
     Index(None, "published"),
     Index(None, "action"),
+    Index(None, "story_id"),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lead_article_id", Integer),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("first_published", DateTime(timezone=True), nullable=False),
+    Column("last_published", DateTime(timezone=True), nullable=False),
+    Column("article_count", Integer, nullable=False, server_default="1"),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    Index(None, "first_published"),
 )
 
 # One row per (article, kind, value) so that filters by agency or entity use an index.
@@ -103,4 +118,24 @@ article_tags = Table(
     Column("kind", String(20), primary_key=True),
     Column("value", String(200), primary_key=True),
     Index("ix_article_tags_kind", "kind", "value"),
+)
+
+
+# The digest ledger: a row is written (claimed) before a message goes out, so that a crash or a
+# second process can never send the digest of a day to a recipient twice.
+digest_deliveries = Table(
+    "digest_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("day", String(10), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("status", String(20), nullable=False),  # claimed|sending|sent|failed|unknown
+    Column("message_id", String(300), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("claimed_by", String(200)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("day", "recipient"),
 )
