@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from email.message import EmailMessage
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -39,7 +40,7 @@ from aggregator.digest import build_digest, default_day, render_html, render_tex
 from aggregator.errors import AggregatorError, ConfigError, UsageError
 from aggregator.extract import clean_text, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
-from aggregator.mail import build_message, deliver, message_id
+from aggregator.mail import build_message, message_id, send_digest
 from aggregator.records import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -51,6 +52,7 @@ from aggregator.records import (
     StoredArticle,
     Tags,
 )
+from aggregator.schedule import TICK_SECONDS, Service
 from aggregator.search import MAX_TERMS, expand_entities, parse_query
 from aggregator.store import Store, open_store
 from aggregator.tag import ACTIONS, tag_article, tag_version
@@ -147,12 +149,37 @@ class _Group(click.Group):
                 app.close()
 
 
-def _setup_logging(verbosity: int) -> None:
-    level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    if verbosity < 0:
-        level = logging.CRITICAL
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line; key=value pairs of the message become fields."""
+
+    _PAIR = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        item: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": message,
+        }
+        for key, value in self._PAIR.findall(message):
+            item.setdefault(key, value.strip("'\""))
+        if record.exc_info:
+            item["exception"] = self.formatException(record.exc_info)
+        return json.dumps(item, ensure_ascii=False)
+
+
+def _setup_logging(verbosity: int, log_format: str = "text", level: int | None = None) -> None:
+    if level is None:
+        level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+        if verbosity < 0:
+            level = logging.CRITICAL
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        # journald adds its own timestamp; key=value fields stay greppable either way.
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger = logging.getLogger("aggregator")
     logger.handlers = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
     logger.addHandler(handler)
@@ -391,6 +418,7 @@ def fetch(
         outcomes = updater.update(
             sources,
             only_due=not (fetch_all or feed_names),
+            explicit=bool(feed_names),
             workers=config.http.concurrency,
             on_start=progress.start,
             on_outcome=progress.advance,
@@ -968,30 +996,6 @@ def digest(
     for address in to:
         check_address(address, lambda key, message: UsageError(f"{key}: {message}"), "--to")
     store = app.store()
-    built = build_digest(
-        store,
-        day=day,
-        config=settings,
-        catalog=app.catalog,
-        feeds=[source.name for source in config.feeds],
-        watchlist=[_entity_name(app.catalog, n, "watchlist") for n in config.watchlist],
-        now=now,
-    )
-    text = render_text(built)
-    html = render_html(built)
-    subject = settings.subject.format(date=day.isoformat(), count=built.story_count)
-
-    def make_message(recipient: str, identifier: str) -> EmailMessage:
-        return build_message(
-            subject=subject,
-            sender=settings.sender,
-            recipient=recipient,
-            text=text,
-            html=html,
-            message_id=identifier,
-            date=utcnow(),
-        )
-
     if send:
         if not recipients:
             raise ConfigError(
@@ -999,15 +1003,8 @@ def digest(
                 path=str(config.path) if config.path else None,
                 key="digest.recipients",
             )
-        outcomes = deliver(
-            store,
-            settings.smtp,
-            day=day.isoformat(),
-            sender=settings.sender,
-            recipients=recipients,
-            make_message=make_message,
-            now=utcnow,
-            force=force,
+        outcomes = send_digest(
+            store, config, app.catalog, day=day, recipients=recipients, force=force, now=utcnow
         )
         if as_json:
             _emit_json(
@@ -1023,9 +1020,28 @@ def digest(
         if bad:
             raise _Failure(f"{len(bad)} of {len(outcomes)} digests not delivered", 1)
         return
+    built = build_digest(
+        store,
+        day=day,
+        config=settings,
+        catalog=app.catalog,
+        feeds=[source.name for source in config.feeds],
+        watchlist=[_entity_name(app.catalog, n, "watchlist") for n in config.watchlist],
+        now=now,
+    )
+    text = render_text(built)
+    html = render_html(built)
     if fmt == "eml":
         recipient = recipients[0] if recipients else settings.sender
-        content = make_message(recipient, message_id(day.isoformat(), recipient, settings.sender))
+        content = build_message(
+            subject=settings.subject.format(date=day.isoformat(), count=built.story_count),
+            sender=settings.sender,
+            recipient=recipient,
+            text=text,
+            html=html,
+            message_id=message_id(day.isoformat(), recipient, settings.sender),
+            date=now,
+        )
         data = content.as_bytes()
         if output:
             _write_file(output, data)
@@ -1057,12 +1073,156 @@ def _write_file(path: Path, data: bytes) -> None:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from exc
 
 
+# -- service and health ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event on stderr: key=value text, or JSON objects.",
+)
+@click.option(
+    "--tick",
+    type=click.IntRange(5, 3600),
+    default=TICK_SECONDS,
+    show_default=True,
+    help="Seconds between asking the store which feeds are due.",
+)
+@click.pass_obj
+def serve(app: App, log_format: str, tick: int) -> None:
+    """Run in the foreground: fetch feeds as they fall due, send the digest at [digest] time
+    (a digest missed while down is sent on return the same day), and keep house daily.
+    SIGTERM or SIGINT stops it cleanly within seconds. Runs beside cron-driven `fetch` and
+    `digest --send` without fetching a feed twice or sending a digest twice.
+
+    Example: aggregator serve --log-format json
+    """
+    config = app.config
+    if not config.feeds:
+        where = str(config.path) if config.path else "no config file found"
+        raise ConfigError("no [[feeds]] configured; add some (see README)", path=where)
+    # A service logs every feed update (INFO) unless -q; -vv adds debug.
+    level = logging.WARNING if app.verbosity < 0 else logging.INFO
+    _setup_logging(app.verbosity, log_format, logging.DEBUG if app.verbosity > 1 else level)
+    service = Service(config=config, store=app.store(), catalog=app.catalog, tick=tick)
+    service.run()
+    app.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Fetches still waiting on the network hold no lock and no open write; do not wait for
+    # their timeouts.
+    os._exit(0)
+
+
+def _health(app: App) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    store = app.store()
+    now = utcnow()
+    configured = {source.name for source in app.config.feeds}
+    feeds = []
+    problems = []
+    for state in store.get_feeds():
+        if state.name not in configured:
+            continue
+        healthy = state.last_status is not FetchStatus.ERROR and not state.disabled_reason
+        if state.disabled_reason:
+            problems.append(f"feed {state.name}: disabled: {state.disabled_reason}")
+        elif state.last_status is FetchStatus.ERROR:
+            failures = state.consecutive_failures
+            problems.append(f"feed {state.name}: {failures} failures; last: {state.last_error}")
+        elif state.last_success is None:
+            healthy = False
+            problems.append(f"feed {state.name}: never fetched successfully")
+        feeds.append(
+            {
+                "name": state.name,
+                "healthy": healthy,
+                "last_success": isoformat(state.last_success),
+                "last_fetched": isoformat(state.last_fetched),
+                "last_status": state.last_status.value if state.last_status else None,
+                "last_error": state.last_error,
+                "consecutive_failures": state.consecutive_failures,
+                "next_check": isoformat(state.next_check),
+                "disabled": state.disabled_reason,
+                "being_fetched_by": state.lease_owner,
+                "articles": state.article_count,
+                "latest_article": isoformat(state.latest_article),
+            }
+        )
+    deliveries = []
+    recent = (now - timedelta(days=7)).date().isoformat()
+    for delivery in store.get_deliveries():
+        if delivery.day < recent:
+            break
+        if delivery.status in ("failed", "unknown"):
+            problems.append(
+                f"digest {delivery.day} to {delivery.recipient}: {delivery.status}: "
+                f"{delivery.last_error}"
+            )
+        deliveries.append(
+            {
+                "day": delivery.day,
+                "recipient": delivery.recipient,
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "last_error": delivery.last_error,
+                "sent_at": isoformat(delivery.sent_at),
+            }
+        )
+    return feeds, deliveries, problems
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print feeds, digests and problems as JSON.")
+@click.option("--check", is_flag=True, help="Exit 1 when a feed or a digest is unhealthy.")
+@click.pass_obj
+def status(app: App, as_json: bool, check: bool) -> None:
+    """Health: per feed the last success, last error, consecutive failures and next check;
+    the digests of the last week and their delivery. For monitoring: --check exits 1 and lists
+    the problems when something is unhealthy.
+
+    Example: aggregator status --check
+    """
+    feeds, deliveries, problems = _health(app)
+    if as_json:
+        click.echo(json.dumps({"feeds": feeds, "digests": deliveries, "problems": problems},
+                              ensure_ascii=False, indent=2))  # fmt: skip
+    else:
+        for feed in feeds:
+            mark = "ok " if feed["healthy"] else "BAD"
+            detail = feed["disabled"] or feed["last_error"] or ""
+            click.echo(
+                f"{mark} {feed['name']:<34} last ok {feed['last_success'] or 'never':<20} "
+                f"next {feed['next_check'] or 'now':<20} {detail}"
+            )
+        for delivery in deliveries:
+            click.echo(f"digest {delivery['day']} {delivery['recipient']}: {delivery['status']}")
+        if problems:
+            click.echo(f"{len(problems)} problems:", err=True)
+            for problem in problems:
+                click.echo(f"  {problem}", err=True)
+    if check and problems:
+        raise _Failure(f"unhealthy: {len(problems)} problems", 1)
+
+
 # -- feeds -------------------------------------------------------------------------------------
 
 
 @cli.group()
 def feeds() -> None:
     """Inspect the configured feeds and their state."""
+
+
+@feeds.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print feeds, digests and problems as JSON.")
+@click.option("--check", is_flag=True, help="Exit 1 when a feed or a digest is unhealthy.")
+@click.pass_context
+def feeds_status(ctx: click.Context, as_json: bool, check: bool) -> None:
+    """The same as `aggregator status`. Example: aggregator feeds status --check"""
+    ctx.invoke(status, as_json=as_json, check=check)
 
 
 @feeds.command("list")

@@ -55,10 +55,18 @@ class UsageError(AggregatorError):
 class FeedError(AggregatorError):
     """One feed could not be updated. ``reason`` is the short one-line cause."""
 
-    def __init__(self, url: str, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        http_status: int | None = None,
+    ) -> None:
         self.url = url
         self.reason = reason
         self.retry_after = retry_after
+        self.http_status = http_status
         super().__init__(f"{url}: {reason}")
 
 

@@ -183,7 +183,7 @@ class Fetcher:
                     reason = _status_reason(status)
                     if retry_after is not None:
                         reason += f" (Retry-After: {retry_after:.0f} s)"
-                    raise FetchError(original, reason, retry_after=retry_after)
+                    raise FetchError(original, reason, retry_after=retry_after, http_status=status)
                 if status >= 300:
                     raise FetchError(original, f"HTTP {status} without a Location header")
                 body = _read_body(response, self.config.max_bytes, deadline, original)

@@ -17,7 +17,7 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.headerregistry import Address
@@ -25,7 +25,9 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from aggregator.config import SmtpConfig
+from aggregator.catalog import Catalog
+from aggregator.config import Config, SmtpConfig
+from aggregator.digest import build_digest, render_html, render_text
 from aggregator.errors import MailError
 from aggregator.store import Store
 
@@ -207,3 +209,50 @@ def _reason(exc: BaseException) -> str:
         return f"{exc.smtp_code} {_text(exc.smtp_error)}"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:200]
+
+
+def send_digest(
+    store: Store,
+    config: Config,
+    catalog: Catalog,
+    *,
+    day: date,
+    recipients: Sequence[str] | None = None,
+    force: bool = False,
+    now: Callable[[], datetime],
+) -> list[DeliveryOutcome]:
+    """Build ``day``'s digest and mail it to each recipient at most once."""
+    settings = config.digest
+    built = build_digest(
+        store,
+        day=day,
+        config=settings,
+        catalog=catalog,
+        feeds=[source.name for source in config.feeds],
+        watchlist=[record.name for name in config.watchlist if (record := catalog.entity(name))],
+        now=now(),
+    )
+    text, html = render_text(built), render_html(built)
+    subject = settings.subject.format(date=day.isoformat(), count=built.story_count)
+
+    def make_message(recipient: str, identifier: str) -> EmailMessage:
+        return build_message(
+            subject=subject,
+            sender=settings.sender,
+            recipient=recipient,
+            text=text,
+            html=html,
+            message_id=identifier,
+            date=now(),
+        )
+
+    return deliver(
+        store,
+        settings.smtp,
+        day=day.isoformat(),
+        sender=settings.sender,
+        recipients=list(recipients) if recipients is not None else list(settings.recipients),
+        make_message=make_message,
+        now=now,
+        force=force,
+    )

@@ -177,6 +177,8 @@ class FeedState:
     http_status: int | None = None
     article_count: int = 0
     latest_article: datetime | None = None  # publication date of its newest stored article
+    disabled_reason: str | None = None  # set when the feed is no longer fetched (410 Gone)
+    lease_owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,7 @@ class FeedUpdateIntent:
     title: str | None = None
     permanent_url: str | None = None
     from_network: bool = True  # False for ``import``: articles only, fetch state untouched
+    disable: str | None = None  # a reason to stop fetching the feed (410 Gone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,10 @@ parsed and written one at a time in the calling thread. Per-feed failures become
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -40,6 +43,7 @@ from aggregator.tag import tag_article, tag_articles, tag_version
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(days=1)
+LEASE_MARGIN = 60  # seconds a lease outlives the longest fetch, for parsing and writing
 MAX_RETRY_AFTER = timedelta(days=1)
 MAX_CACHE_AGE = timedelta(days=1)
 IMPORT_MAX_BYTES = 100 * 1024 * 1024
@@ -76,8 +80,19 @@ def next_check_after(
     return now + delay
 
 
-def due_feeds(states: Iterable[FeedState], now: datetime) -> list[FeedState]:
-    return [state for state in states if state.next_check is None or state.next_check <= now]
+def process_is_gone(owner: str) -> bool:
+    """Whether a lease's owner ("host:pid") was a process of this host that no longer runs:
+    its feeds need not wait for the lease to expire. Other hosts' owners are never judged."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def ingest(
@@ -112,9 +127,7 @@ def ingest(
         permanent_url=fetched.permanent_url if fetched else None,
         from_network=fetched is not None,
     )
-    counts = store.apply_update(intent)
-    if counts.new_ids:
-        store.assign_stories(counts.new_ids, choose_story, now)
+    counts = store.apply_update(intent, choose_story)
     return FeedOutcome(
         feed=feed.name,
         url=base_url or "",
@@ -134,40 +147,64 @@ class Updater:
     catalog: Catalog = field(default_factory=load_catalog)
     clock: Clock = utcnow
     rng: random.Random | None = None
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    stop: threading.Event | None = None  # set by a signal handler: finish the write, stop
 
     def update(
         self,
         sources: Sequence[FeedSource],
         *,
         only_due: bool = True,
+        explicit: bool = False,
         workers: int = 8,
         on_outcome: Callable[[FeedOutcome], None] | None = None,
         on_start: Callable[[int], None] | None = None,
     ) -> list[FeedOutcome]:
-        """Fetch the configured feeds (those due, or all) and store what they hold."""
+        """Fetch the configured feeds (those due, or all) and store what they hold.
+
+        Each feed is leased in the store first, so a feed another process is fetching right
+        now is skipped. ``explicit`` (feeds named by the user) includes disabled feeds.
+        """
         now = self.clock()
         self.store.sync_feeds(sources, now)
-        states = self.store.get_feeds([source.name for source in sources])
-        chosen = due_feeds(states, now) if only_due else states
+        lease = timedelta(seconds=self.fetcher.config.timeout * 2 + LEASE_MARGIN)
+        chosen = self.store.claim_feeds(
+            [source.name for source in sources],
+            now=now,
+            worker=self.worker,
+            lease=lease,
+            due_only=only_due,
+            include_disabled=explicit,
+            owner_is_gone=process_is_gone,
+        )
         if on_start is not None:
             on_start(len(chosen))
         outcomes: list[FeedOutcome] = []
-        for outcome in self._run(chosen, workers):
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+        try:
+            for outcome in self._run(chosen, workers):
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        finally:
+            done = {outcome.feed for outcome in outcomes}
+            unfinished = [state.name for state in chosen if state.name not in done]
+            if unfinished:
+                self.store.release_feeds(unfinished, self.worker)
         return outcomes
 
     def _run(self, states: Sequence[FeedState], workers: int) -> Iterator[FeedOutcome]:
         if not states:
             return
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(states)))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(states))))
+        try:
             futures: dict[Future[FetchResult], tuple[FeedState, float]] = {}
             for state in states:
                 url = state.permanent_url or state.url
                 future = pool.submit(self.fetcher.fetch, url, state.validators)
                 futures[future] = (state, time.monotonic())
             for future in as_completed(futures):
+                if self.stop is not None and self.stop.is_set():
+                    return  # shutting down: what was stored stays, the rest is released
                 state, started = futures[future]
                 try:
                     result: FetchResult | FeedError = future.result()
@@ -177,6 +214,10 @@ class Updater:
                 outcome = _with_seconds(outcome, time.monotonic() - started)
                 _log_outcome(outcome)
                 yield outcome
+        finally:
+            # On a stop, fetches not started are cancelled and running ones are not waited for.
+            stopping = self.stop is not None and self.stop.is_set()
+            pool.shutdown(wait=not stopping, cancel_futures=True)
 
     def _store_result(self, state: FeedState, result: FetchResult | FeedError) -> FeedOutcome:
         now = self.clock()
@@ -216,6 +257,7 @@ class Updater:
             return FeedOutcome(feed=state.name, url=url, status=FetchStatus.NOT_MODIFIED)
         failures = state.consecutive_failures + 1
         jitter = (self.rng or random).random()
+        gone = result.http_status == 410
         self.store.apply_update(
             FeedUpdateIntent(
                 feed=state.name,
@@ -229,6 +271,8 @@ class Updater:
                     jitter=jitter,
                 ),
                 error=result.reason,
+                http_status=result.http_status,
+                disable=f"{result.reason}: not fetched until its url changes" if gone else None,
             )
         )
         return FeedOutcome(feed=state.name, url=url, status=FetchStatus.ERROR, error=result.reason)

@@ -91,9 +91,9 @@ def evaluate(path: Path = DEFAULT_SET) -> Report:
                     next_check=published,
                     articles=tagged,
                     from_network=False,
-                )
+                ),
+                choose_story,
             )
-            store.assign_stories(counts.new_ids, choose_story, published)
             ids[item["id"]] = counts.new_ids[0]
         story_of = {a.id: a.story_id for a in store.get_articles()}
         store.close()

@@ -19,8 +19,8 @@ Schema
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 
 from aggregator.errors import NotFoundError, StoreError
 from aggregator.records import (
@@ -109,6 +109,38 @@ class Store:
             raise NotFoundError(f"no feed named {name!r} in {self.display_url}")
         return found[0]
 
+    def claim_feeds(
+        self,
+        names: Sequence[str],
+        *,
+        now: datetime,
+        worker: str,
+        lease: timedelta,
+        due_only: bool = True,
+        include_disabled: bool = False,
+        owner_is_gone: Callable[[str], bool] | None = None,
+    ) -> list[FeedState]:
+        """Lease the named feeds that are due (all with ``due_only=False``) and not being
+        fetched by another live worker; their result (``apply_update``) releases the lease.
+        A lease that outlives its worker expires after ``lease``, or at once when
+        ``owner_is_gone(owner)`` says its process no longer exists."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            return _feeds.claim_feeds(
+                connection,
+                names,
+                now=now,
+                worker=worker,
+                lease=lease,
+                due_only=due_only,
+                include_disabled=include_disabled,
+                owner_is_gone=owner_is_gone,
+            )
+
+    def release_feeds(self, names: Sequence[str], worker: str) -> None:
+        """Give back the leases ``worker`` holds on these feeds."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            _feeds.release_feeds(connection, names, worker)
+
     def find_feed_by_url(self, urls: Iterable[str]) -> str | None:
         """The name of a feed whose URL (or permanent redirect) is one of ``urls``."""
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
@@ -116,14 +148,21 @@ class Store:
 
     # -- updates ------------------------------------------------------------------------------
 
-    def apply_update(self, intent: FeedUpdateIntent) -> StoreCounts:
-        """Write one fetch's articles and the feed's new state (validators, status, error,
-        next check) in one transaction: a crash leaves either all of it or none."""
+    def apply_update(
+        self, intent: FeedUpdateIntent, choose_story: _stories.Chooser | None = None
+    ) -> StoreCounts:
+        """Write one fetch's articles, their stories (when ``choose_story`` is given) and the
+        feed's new state (validators, status, error, next check, lease released) in one
+        transaction: a crash leaves either all of it or none."""
         with wrap_errors(self.url), write_transaction(self._engine) as connection:
             feed = _feeds.feed_id(connection, intent.feed)
             counts = StoreCounts()
             if intent.status is FetchStatus.OK and intent.articles:
                 counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
+                if choose_story is not None and counts.new_ids:
+                    _stories.assign_stories(
+                        connection, counts.new_ids, choose_story, intent.fetched
+                    )
             _feeds.apply_state(connection, feed, intent)
             return counts
 
@@ -162,14 +201,6 @@ class Store:
 
     # -- stories ------------------------------------------------------------------------------
 
-    def assign_stories(
-        self, article_ids: Sequence[int], choose: _stories.Chooser, now: datetime
-    ) -> None:
-        """Put each article without a story into the story ``choose`` picks among the articles
-        of the story window that could report the same event, or into a new story."""
-        with wrap_errors(self.url), write_transaction(self._engine) as connection:
-            _stories.assign_stories(connection, article_ids, choose, now)
-
     def get_stories(self, where: ArticleFilter) -> list[Story]:
         """Stories with an article matching ``where``, each with all its articles."""
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
@@ -207,6 +238,19 @@ class Store:
         """Ledger rows, newest day first."""
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
             return _digests.deliveries(connection, day)
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    def optimize(self) -> None:
+        """Merge the full-text index segments and refresh the query planner's statistics."""
+        with wrap_errors(self.url), write_transaction(self._engine) as connection:
+            if self.dialect == "sqlite":
+                connection.exec_driver_sql(
+                    "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')"
+                )
+                connection.exec_driver_sql("PRAGMA optimize")
+            else:
+                connection.exec_driver_sql("ANALYZE")
 
     # -- search -------------------------------------------------------------------------------
 

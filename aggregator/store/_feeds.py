@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from aggregator._dates import as_utc
 from aggregator.errors import NotFoundError
@@ -41,8 +41,15 @@ def sync_feeds(connection: Connection, sources: Sequence[FeedSource], now: datet
             continue
         changed = {key: value for key, value in values.items() if getattr(row, key) != value}
         if "url" in changed:
-            # A new address invalidates what we knew about the old one.
-            changed.update(etag=None, last_modified=None, permanent_url=None, next_check=None)
+            # A new address invalidates what we knew about the old one, a 410 included.
+            changed.update(
+                etag=None,
+                last_modified=None,
+                permanent_url=None,
+                next_check=None,
+                disabled=False,
+                disabled_reason=None,
+            )
         if changed:
             connection.execute(feeds.update().where(feeds.c.id == row.id).values(**changed))
 
@@ -124,6 +131,12 @@ def apply_state(connection: Connection, feed: int, intent: FeedUpdateIntent) -> 
         values["last_modified"] = intent.validators.last_modified
     if intent.permanent_url is not None:
         values["permanent_url"] = intent.permanent_url
+    # The fetch is over: the lease is released in the same transaction as its result.
+    values["lease_owner"] = None
+    values["lease_expires"] = None
+    if intent.disable:
+        values["disabled"] = True
+        values["disabled_reason"] = intent.disable
     if intent.status is FetchStatus.ERROR:
         values["last_error"] = intent.error
         values["consecutive_failures"] = feeds.c.consecutive_failures + 1
@@ -157,4 +170,57 @@ def feed_from_row(row: Any) -> FeedState:
         http_status=row.http_status,
         article_count=int(mapping.get("article_count", 0) or 0),
         latest_article=as_utc(mapping.get("latest_article")),
+        disabled_reason=row.disabled_reason if row.disabled else None,
+        lease_owner=row.lease_owner,
+    )
+
+
+def claim_feeds(
+    connection: Connection,
+    names: Sequence[str],
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    due_only: bool,
+    include_disabled: bool,
+    owner_is_gone: Callable[[str], bool] | None = None,
+) -> list[FeedState]:
+    """Lease the named feeds that are due (or all) and not leased by a live worker.
+
+    Runs inside a write transaction that holds the lock (SQLite) or with row locks skipped by
+    other workers (PostgreSQL), so two processes never fetch one feed at the same moment.
+    """
+    query = select(feeds.c.id, feeds.c.lease_owner, feeds.c.lease_expires).where(
+        feeds.c.name.in_(list(names))
+    )
+    if due_only:
+        query = query.where(or_(feeds.c.next_check.is_(None), feeds.c.next_check <= now))
+    if not include_disabled:
+        query = query.where(feeds.c.disabled.is_(False))
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = [
+        row.id
+        for row in connection.execute(query)
+        if row.lease_expires is None
+        or as_utc(row.lease_expires) < now  # type: ignore[operator]
+        or (owner_is_gone is not None and row.lease_owner and owner_is_gone(row.lease_owner))
+    ]
+    if not ids:
+        return []
+    connection.execute(
+        feeds.update()
+        .where(feeds.c.id.in_(ids))
+        .values(lease_owner=worker, lease_expires=now + lease)
+    )
+    return [state for state in get_feeds(connection, names) if state.id in set(ids)]
+
+
+def release_feeds(connection: Connection, names: Sequence[str], worker: str) -> None:
+    """Give back leases this worker holds (when it stops before fetching them)."""
+    connection.execute(
+        feeds.update()
+        .where(feeds.c.name.in_(list(names)), feeds.c.lease_owner == worker)
+        .values(lease_owner=None, lease_expires=None)
     )

@@ -51,6 +51,11 @@ feeds = Table(
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
     Column("next_check", DateTime(timezone=True)),
     Column("created", DateTime(timezone=True), nullable=False),
+    # Who is fetching it now: a lease that expires if the worker dies.
+    Column("lease_owner", String(200)),
+    Column("lease_expires", DateTime(timezone=True)),
+    Column("disabled", Boolean, nullable=False, server_default="0"),  # e.g. after 410 Gone
+    Column("disabled_reason", Text),
     UniqueConstraint("name"),
 )
 
