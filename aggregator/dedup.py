@@ -76,7 +76,6 @@ OVERLAP_WEIGHT = 1.0
 NAME_WEIGHT = 0.15
 NEAR_COPY = 0.8
 ACTION_MISMATCH = 0.2
-SAME_FEED = 0.2
 AMOUNT_WEIGHT = 0.1
 SAME_ACTION = 0.1
 _WORD = re.compile(r"[a-z0-9$£€]+(?:[.'’][a-z0-9]+)*")
@@ -244,8 +243,10 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
             return None
     shared_case = bool(a.case_numbers & b.case_numbers)
     same_agency = a.regulator and b.regulator and (a.agency or a.feed) == (b.agency or b.feed)
-    if same_agency and not shared_case:
-        return None  # each release of an agency is its own action, however alike the wording
+    if (same_agency or a.feed == b.feed) and not shared_case:
+        # Each release of an agency is its own action, however alike the wording; and one
+        # outlet does not report one event twice in three days (a follow-up is a new story).
+        return None
     smaller = min(len(a.tokens), len(b.tokens))
     overlap = len(a.tokens & b.tokens) / smaller if smaller else 0.0
     # Common names: tagged parties (by the words of their names, so "Harbor Ridge Capital"
@@ -266,8 +267,6 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
         score += 0.15  # the same amount
     if (a.action is None) != (b.action is None):
         score -= ACTION_MISMATCH  # an enforcement item and a market piece naming the same firm
-    if a.feed == b.feed and not shared_case:
-        score -= SAME_FEED  # one source rarely reports one event twice within days
     return score
 
 
@@ -286,7 +285,7 @@ def choose_story(article: StoryFeatures, candidates: Iterable[StoryFeatures]) ->
     return best[1] if best else None
 
 
-def story_lead(members: Iterable[StoryFeatures]) -> int:
-    """The regulator's own release when there is one, else the earliest article."""
-    ordered = sorted(members, key=lambda m: (not m.regulator, m.published, m.article_id))
-    return ordered[0].article_id
+def story_lead(members: Iterable[tuple[int, bool, datetime]]) -> int:
+    """Of (article id, is a regulator's release, published) members, the lead: the
+    regulator's own release when there is one, else the earliest article."""
+    return min(members, key=lambda m: (not m[1], m[2], m[0]))[0]

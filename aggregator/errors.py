@@ -21,6 +21,10 @@ where they occur, with the cause chained.
 
 from __future__ import annotations
 
+import re
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
 
 class AggregatorError(Exception):
     """Root of every error aggregator raises on purpose."""
@@ -64,7 +68,8 @@ class FeedError(AggregatorError):
         http_status: int | None = None,
     ) -> None:
         self.url = url
-        self.reason = reason
+        # Reasons may quote what a server sent: no control characters or terminal escapes.
+        self.reason = " ".join(_UNPRINTABLE.sub(" ", reason).split())[:500]
         self.retry_after = retry_after
         self.http_status = http_status
         super().__init__(f"{url}: {reason}")

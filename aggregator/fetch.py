@@ -87,15 +87,25 @@ class Fetcher:
                 slot = self._host_locks[host] = threading.BoundedSemaphore(self.config.per_host)
             return slot
 
-    def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
-        """GET ``url`` conditionally. Returns ok or not-modified; raises :class:`FetchError`."""
+    def fetch(
+        self, url: str, validators: Validators | None = None, *, configured: str | None = None
+    ) -> FetchResult:
+        """GET ``url`` conditionally. Returns ok or not-modified; raises :class:`FetchError`.
+
+        ``configured`` is the address the user wrote, whose host is trusted; when ``url`` is
+        another one (a permanent redirect learned earlier) it is checked like any address
+        learned from the network.
+        """
         validators = validators or Validators()
         with self._host_slot(url):
             # The deadline starts once a slot is free: waiting behind other feeds of the same
             # host is not this feed's slowness.
             deadline = time.monotonic() + self.config.timeout
             try:
-                return self._fetch(url, validators, deadline)
+                trusted = configured or url
+                if urlsplit(url).hostname != urlsplit(trusted).hostname:
+                    self._check_learned_url(trusted, url)
+                return self._fetch(url, validators, deadline, trusted)
             except FetchError:
                 raise
             except httpx.TimeoutException as exc:
@@ -137,7 +147,9 @@ class Fetcher:
                     "set [http] allow_private_networks = true to allow it",
                 )
 
-    def _fetch(self, url: str, validators: Validators, deadline: float) -> FetchResult:
+    def _fetch(
+        self, url: str, validators: Validators, deadline: float, trusted: str
+    ) -> FetchResult:
         original = url
         permanent = True
         for _hop in range(MAX_REDIRECTS + 1):
@@ -153,7 +165,7 @@ class Fetcher:
                     if urlsplit(target).scheme not in ("http", "https"):
                         raise FetchError(original, f"redirect to a non-HTTP URL: {target[:200]}")
                     permanent = permanent and status in _PERMANENT
-                    self._check_learned_url(original, target)
+                    self._check_learned_url(trusted, target)
                     url = target
                     if time.monotonic() > deadline:
                         raise FetchError(original, "total deadline exceeded while redirected")

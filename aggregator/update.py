@@ -200,7 +200,9 @@ class Updater:
             futures: dict[Future[FetchResult], tuple[FeedState, float]] = {}
             for state in states:
                 url = state.permanent_url or state.url
-                future = pool.submit(self.fetcher.fetch, url, state.validators)
+                future = pool.submit(
+                    self.fetcher.fetch, url, state.validators, configured=state.url
+                )
                 futures[future] = (state, time.monotonic())
             for future in as_completed(futures):
                 if self.stop is not None and self.stop.is_set():

@@ -64,21 +64,32 @@ def _select_features() -> Any:
     )
 
 
-def _candidates(connection: Connection, article: StoryFeatures) -> list[StoryFeatures]:
+def _candidates(
+    connection: Connection, article: StoryFeatures, cache: dict[int, StoryFeatures]
+) -> list[StoryFeatures]:
     window = timedelta(hours=STORY_WINDOW_HOURS)
     base = _select_features().where(
         articles.c.published >= article.published - window,
         articles.c.published <= article.published + window,
         articles.c.story_id.is_not(None),
         articles.c.id != article.article_id,
+        # One outlet does not report one event twice (see dedup.story_similarity).
+        feeds.c.name != article.feed,
     )
+
+    def features(row: Any) -> StoryFeatures:
+        known = cache.get(row.id)
+        if known is None or known.story_id != row.story_id:
+            known = cache[row.id] = _features(row)
+        return known
+
     found: dict[int, StoryFeatures] = {}
     if article.entities:
         sharing = select(article_tags.c.article_id).where(
             article_tags.c.kind == "entity", article_tags.c.value.in_(sorted(article.entities))
         )
         query = base.where(articles.c.id.in_(sharing)).limit(CANDIDATE_LIMIT)
-        found.update((f.article_id, f) for f in map(_features, connection.execute(query)))
+        found.update((f.article_id, f) for f in map(features, connection.execute(query)))
     words = sorted((w for w in article.tokens if len(w) > 3 and w.isalnum()), key=len)[-8:]
     if words and connection.dialect.name == "sqlite":
         fts = table("articles_fts", column("rowid"))
@@ -90,7 +101,7 @@ def _candidates(connection: Connection, article: StoryFeatures) -> list[StoryFea
             .where(literal_column("articles_fts").op("MATCH")(expression))
         )
         query = base.where(articles.c.id.in_(matching)).limit(CANDIDATE_LIMIT)
-        found.update((f.article_id, f) for f in map(_features, connection.execute(query)))
+        found.update((f.article_id, f) for f in map(features, connection.execute(query)))
     return list(found.values())
 
 
@@ -99,12 +110,13 @@ def assign_stories(
 ) -> None:
     """Put each article into the story ``choose`` picks among its candidates, or a new one,
     in order, so that an article of this batch can join a story another one just started."""
+    cache: dict[int, StoryFeatures] = {}
     for article_id in article_ids:
         row = connection.execute(_select_features().where(articles.c.id == article_id)).first()
         if row is None or row.story_id is not None:
             continue
         article = _features(row)
-        story_id = choose(article, _candidates(connection, article))
+        story_id = choose(article, _candidates(connection, article, cache))
         if story_id is None:
             result = connection.execute(
                 stories.insert().values(
@@ -117,6 +129,10 @@ def assign_stories(
                 )
             )
             story_id = int(result.inserted_primary_key[0])
+            connection.execute(
+                articles.update().where(articles.c.id == article_id).values(story_id=story_id)
+            )
+            continue  # a story of one: its row says everything already
         connection.execute(
             articles.update().where(articles.c.id == article_id).values(story_id=story_id)
         )
@@ -124,26 +140,26 @@ def assign_stories(
 
 
 def _refresh(connection: Connection, story_id: int, now: datetime) -> None:
-    members = [
-        _features(row)
-        for row in connection.execute(_select_features().where(articles.c.story_id == story_id))
-    ]
-    if not members:
+    """Recompute a story's lead, dates and size from its members (ids and dates only)."""
+    rows = connection.execute(
+        select(articles.c.id, articles.c.title, articles.c.published, feeds.c.kind)
+        .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
+        .where(articles.c.story_id == story_id)
+    ).all()
+    if not rows:
         return
-    lead = story_lead(members)
-    title = next(
-        row.title
-        for row in connection.execute(select(articles.c.title).where(articles.c.id == lead))
-    )
+    dates = [as_utc(row.published) for row in rows]
+    lead_id = story_lead((row.id, row.kind == "regulator", as_utc(row.published)) for row in rows)
+    lead = next(row for row in rows if row.id == lead_id)
     connection.execute(
         stories.update()
         .where(stories.c.id == story_id)
         .values(
-            lead_article_id=lead,
-            title=title,
-            first_published=min(m.published for m in members),
-            last_published=max(m.published for m in members),
-            article_count=len(members),
+            lead_article_id=lead.id,
+            title=lead.title,
+            first_published=min(dates),  # type: ignore[type-var]
+            last_published=max(dates),  # type: ignore[type-var]
+            article_count=len(rows),
             updated=now,
         )
     )
