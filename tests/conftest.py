@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gzip as gzip_module
 import http.server
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -373,3 +374,58 @@ def dropping_smtp() -> Iterator[DroppingSmtpServer]:
     server = DroppingSmtpServer()
     yield server
     server.close()
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+PG_SERVER = os.environ.get(
+    "AGGREGATOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _pg_reachable() -> str | None:
+    """None when the test PostgreSQL answers, else why not (for the skip message)."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure means: skip, and say why
+        return f"PostgreSQL not reachable at {PG_SERVER}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL server; skipped outside CI when none answers."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    reason = _pg_reachable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    schema = f"aggregator_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(PG_SERVER)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store on each backend."""
+    url = (
+        f"sqlite:///{tmp_path / 'any.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    with open_store(url) as opened:
+        yield opened

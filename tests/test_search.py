@@ -104,7 +104,8 @@ def _article(key: str, title: str, summary: str, published: datetime) -> Article
 
 
 @pytest.fixture
-def filled(store: Store) -> Store:
+def filled(any_store: Store) -> Store:
+    store = any_store
     store.sync_feeds(
         [
             FeedSource("sec", "https://sec.test/rss", FeedKind.REGULATOR, "SEC"),

@@ -54,9 +54,9 @@ def write(
 
 
 @pytest.fixture
-def docket(store: Store) -> Store:
-    store.sync_feeds([SOURCE], NOW)
-    return store
+def docket(any_store: Store) -> Store:
+    any_store.sync_feeds([SOURCE], NOW)
+    return any_store
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_unchanged_article_is_not_rewritten_and_edit_updates_in_place(docket: St
     entry = raw(guid="g1", link="https://x.test/1", title="SEC charges Acme")
     first = build_article(entry, base_url=None, now=NOW)
     assert write(docket, first) == (1, 0)
-    stored = next(docket.get_articles())
+    (stored,) = docket.get_articles()
     assert write(docket, build_article(entry, base_url=None, now=NOW + timedelta(hours=1))) == (
         0,
         0,
@@ -123,7 +123,7 @@ def test_estimated_date_keeps_first_seen_across_fetches(docket: Store) -> None:
     assert write(docket, build_article(entry, base_url=None, now=later), at=later) == (0, 0)
     edited = build_article(raw(guid="g2", published=None, title="Edited"), base_url=None, now=later)
     assert write(docket, edited, at=later) == (0, 1)
-    stored = next(docket.get_articles())
+    (stored,) = docket.get_articles()
     assert stored.published == NOW
     assert stored.published_estimated
 

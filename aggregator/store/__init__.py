@@ -37,7 +37,15 @@ from aggregator.records import (
     Story,
     Tags,
 )
-from aggregator.store import _articles, _digests, _feeds, _search_sqlite, _stories, migrate
+from aggregator.store import (
+    _articles,
+    _digests,
+    _feeds,
+    _search_postgresql,
+    _search_sqlite,
+    _stories,
+    migrate,
+)
 from aggregator.store._engine import (
     display_url,
     make_engine,
@@ -257,12 +265,11 @@ class Store:
     def search(self, query: SearchQuery, where: ArticleFilter, now: datetime) -> list[SearchHit]:
         """Ranked full-text search: relevance (title above body) times recency, a regulator's
         release above press coverage at equal relevance."""
-        if self.dialect != "sqlite":
-            raise StoreError(
-                f"{self.display_url}: full-text search is implemented for SQLite only so far"
-            )
+        backend = _search_postgresql if self.dialect == "postgresql" else _search_sqlite
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"{self.display_url}: full-text search needs SQLite or PostgreSQL")
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
-            return _search_sqlite.search(connection, query, where, now)
+            return backend.search(connection, query, where, now)
 
 
 def open_store(url: str, *, migrate_schema: bool = True) -> Store:

@@ -221,8 +221,13 @@ def iter_articles(connection: Connection, where: ArticleFilter) -> Iterator[Stor
     query = apply_filter(query, where).order_by(*order)
     if where.limit is not None:
         query = query.limit(where.limit)
-    for row in connection.execution_options(yield_per=1000).execute(query):
-        yield article_from_row(row)
+    result = connection.execution_options(yield_per=1000).execute(query)
+    try:
+        for row in result:
+            yield article_from_row(row)
+    finally:
+        # A caller that stops early must not leave a server-side cursor behind.
+        result.close()
 
 
 def article_from_row(row: Any) -> StoredArticle:
