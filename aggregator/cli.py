@@ -1322,6 +1322,37 @@ def current(app: App) -> None:
         click.echo(f"{store.display_url}: {revision} (head is {head}; run: aggregator db upgrade)")
 
 
+@db.command("copy")
+@click.option("--to", "to_url", metavar="URL", help="Copy this store (--db) into URL.")
+@click.option("--from", "from_url", metavar="URL", help="Copy URL into this store (--db).")
+@click.pass_obj
+def db_copy(app: App, to_url: str | None, from_url: str | None) -> None:
+    """Move a whole store between databases, e.g. from SQLite to PostgreSQL or back: feeds,
+    articles, tags, stories and the digest ledger, ids kept, row counts checked. The target
+    is migrated first and must be empty.
+
+    Example: aggregator --db store.sqlite db copy --to postgresql+psycopg://me@db/aggregator
+    """
+    if bool(to_url) == bool(from_url):
+        raise UsageError("give exactly one of --to URL or --from URL")
+    here = app.db_url()
+    source_url, target_url = (here, to_url) if to_url else (from_url, here)
+    assert source_url and target_url
+    source = open_store(resolve_db_url(source_url, app.config))
+    target = open_store(resolve_db_url(target_url, app.config))
+    app._stores += [source, target]
+    interactive = sys.stderr.isatty() and app.verbosity >= 0
+    with _progress(interactive) as progress:
+        progress.start(source.count_articles())
+        copied = source.copy_to(
+            target,
+            on_rows=lambda table, n: progress.advance_by(n, table) if table == "articles" else None,
+        )
+    if app.verbosity >= 0:
+        summary = ", ".join(f"{count} {table}" for table, count in copied.items())
+        click.echo(f"copied {summary} from {source.display_url} to {target.display_url}")
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """The console script."""
     cli.main(args=argv, prog_name="aggregator")

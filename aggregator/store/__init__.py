@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from aggregator.errors import NotFoundError, StoreError
+from aggregator.errors import NotFoundError, SchemaError, StoreError
 from aggregator.records import (
     ArticleFilter,
     Delivery,
@@ -39,6 +39,7 @@ from aggregator.records import (
 )
 from aggregator.store import (
     _articles,
+    _copy,
     _digests,
     _feeds,
     _search_postgresql,
@@ -246,6 +247,27 @@ class Store:
         """Ledger rows, newest day first."""
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
             return _digests.deliveries(connection, day)
+
+    # -- moving a store -----------------------------------------------------------------------
+
+    def copy_to(
+        self, target: Store, on_rows: Callable[[str, int], None] | None = None
+    ) -> dict[str, int]:
+        """Copy every feed, article, tag, story and digest-ledger row into ``target`` (an
+        empty store at the same schema revision), ids kept, in one transaction on the target;
+        the row counts are checked. Returns rows copied per table."""
+        if self.revision()[0] != target.revision()[0]:
+            raise SchemaError(
+                f"{target.display_url} is at schema {target.revision()[0]}, "
+                f"{self.display_url} at {self.revision()[0]}: upgrade both first"
+            )
+        with (
+            wrap_errors(self.url),
+            read_transaction(self._engine) as source,
+            wrap_errors(target.url),
+            write_transaction(target._engine) as destination,
+        ):
+            return _copy.copy_tables(source, destination, on_rows)
 
     # -- housekeeping -------------------------------------------------------------------------
 
