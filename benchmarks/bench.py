@@ -1,0 +1,740 @@
+"""Performance benchmark: ingest, re-poll, search, digest, tagging, memory and store size.
+
+    python -m benchmarks.bench [--quick] [--feeds N --items M] [--latency MS] [--json PATH]
+
+Everything runs against a loopback feed farm (``benchmarks.farm``, a separate process) serving
+a synthetic corpus (``benchmarks.corpus``), with fresh SQLite stores in a temporary folder, so
+the numbers measure this code and not the network or a publisher. Each figure is printed next
+to its target and marked PASS or FAIL. When lemon24/reader is installed the same farm is also
+fed to it (in a subprocess) and the ratios are printed.
+
+The full run (300x50 and 2000x50 feeds x items, search at 100,000 articles) takes 10-15
+minutes at a few hundred entries/s; ``--quick`` (100x20, 10,000 articles) well under two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aggregator.catalog import Catalog, load_catalog
+from aggregator.config import DigestConfig, HttpConfig
+from aggregator.dedup import disambiguate
+from aggregator.digest import build_digest, render_html
+from aggregator.extract import build_article, html_to_text, sanitize_html
+from aggregator.fetch import Fetcher
+from aggregator.records import (
+    ArticleFilter,
+    FeedKind,
+    FeedSource,
+    FeedUpdateIntent,
+    FetchStatus,
+    ParsedFeed,
+    RawEntry,
+)
+from aggregator.search import expand_entities, parse_query
+from aggregator.store import Store, open_store
+from aggregator.tag import tag_article, tag_articles
+from aggregator.update import Updater, ingest
+from benchmarks.corpus import EPOCH, Item, feed_info, make_item, search_queries
+
+ROOT = Path(__file__).resolve().parents[1]
+MIB = 1024 * 1024
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    metric: str
+    value: float | None
+    unit: str
+    target: str = ""
+    passed: bool | None = None  # None: informational, no target
+    note: str = ""
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(f"  {_format_row(row)}", flush=True)
+        return row
+
+
+def _format_value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:,.1f}"
+    return f"{value:,.3g}"
+
+
+def _format_row(row: Row) -> str:
+    verdict = {True: "PASS", False: "FAIL", None: ""}[row.passed]
+    return (
+        f"{row.metric:<44} {_format_value(row.value):>10} {row.unit:<10} "
+        f"{row.target:<18} {verdict:<5} {row.note}"
+    ).rstrip()
+
+
+def peak_rss_mib() -> float:
+    """This process's high-water resident set (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / MIB if sys.platform == "darwin" else peak / 1024
+
+
+def store_bytes(path: Path) -> int:
+    """The database file with its write-ahead log and shared-memory index: what disk it costs."""
+    return sum(
+        candidate.stat().st_size
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+        if candidate.exists()
+    )
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile: with 200 samples p95 is the 190th, a real observed latency."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
+
+
+# -- the farm ---------------------------------------------------------------------------------
+
+
+class FarmProcess:
+    """The feed farm in a child process; closing its stdin stops it."""
+
+    def __init__(self, feeds: int, items: int, latency: float) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.farm",
+                "--feeds",
+                str(feeds),
+                "--items",
+                str(items),
+                "--latency",
+                str(latency),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            self.close()
+            raise RuntimeError("the feed farm did not start")
+
+    def feed_urls(self, namespace: str, feeds: int, items: int) -> list[str]:
+        return [f"{self.url}/{namespace}-m{items}/{index}.xml" for index in range(feeds)]
+
+    def add_items(self, namespace: str, items: int, fraction: float, count: int) -> int:
+        response = httpx.post(
+            f"{self.url}/_control/add",
+            params={"ns": f"{namespace}-m{items}", "fraction": fraction, "count": count},
+        )
+        response.raise_for_status()
+        return int(response.json()["changed"])
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def sources_for(urls: Sequence[str]) -> list[FeedSource]:
+    """Configured feeds as a user would write them: regulators with their agency, outlets."""
+    sources = []
+    for index, url in enumerate(urls):
+        info = feed_info(index)
+        sources.append(
+            FeedSource(
+                name=info.name,
+                url=url,
+                kind=FeedKind(info.kind),
+                agency=info.agency,
+                interval=3600,
+            )
+        )
+    return sources
+
+
+# -- ingest -----------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestRun:
+    store: Store
+    path: Path
+    entries: int
+    cold_seconds: float
+    repoll_seconds: float
+    repoll_not_modified: int
+    update_new: int
+    update_seconds: float
+    errors: list[str]
+
+
+def _timed_update(updater: Updater, sources: Sequence[FeedSource]) -> tuple[float, list[Any]]:
+    started = time.perf_counter()
+    outcomes = updater.update(sources, only_due=False, workers=16)
+    return time.perf_counter() - started, outcomes
+
+
+def run_ingest(
+    farm: FarmProcess, folder: Path, feeds: int, items: int, catalog: Catalog
+) -> IngestRun:
+    """Cold ingest into a fresh store, an all-304 re-poll, then 10% of feeds with 5 new items,
+    with the same Updater and Fetcher settings the issue names (concurrency 16, per host 16)."""
+    path = folder / f"ours-{feeds}x{items}.sqlite"
+    store = open_store(f"sqlite:///{path}")
+    sources = sources_for(farm.feed_urls("ours", feeds, items))
+    fetcher = Fetcher(HttpConfig(concurrency=16, per_host=16))
+    updater = Updater(store, fetcher, catalog)
+    cold, outcomes = _timed_update(updater, sources)
+    errors = [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
+    entries = sum(o.new for o in outcomes)
+    repoll, outcomes = _timed_update(updater, sources)
+    not_modified = sum(1 for o in outcomes if o.status is FetchStatus.NOT_MODIFIED)
+    farm.add_items("ours", items, fraction=0.1, count=5)
+    update, outcomes = _timed_update(updater, sources)
+    errors += [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
+    fetcher.close()
+    return IngestRun(
+        store=store,
+        path=path,
+        entries=entries,
+        cold_seconds=cold,
+        repoll_seconds=repoll,
+        repoll_not_modified=not_modified,
+        update_new=sum(o.new for o in outcomes),
+        update_seconds=update,
+        errors=errors,
+    )
+
+
+# -- direct population ------------------------------------------------------------------------
+
+
+def raw_entry(item: Item, published: datetime | None = None) -> RawEntry:
+    """A generated item as the parse stage would hand it on (no XML round trip)."""
+    return RawEntry(
+        guid=item.guid,
+        link=item.link,
+        title=item.title,
+        summary=item.summary_html,
+        summary_type="text/html",
+        author=item.author,
+        categories=item.categories,
+        published=published or item.published,
+    )
+
+
+def populate(
+    store: Store,
+    catalog: Catalog,
+    *,
+    first_feed: int,
+    feeds: int,
+    items: int,
+    stories: bool,
+    published: Callable[[int, int], datetime] | None = None,
+) -> int:
+    """Write generated articles through the real clean → tag → store path, skipping only HTTP
+    and XML parsing; without ``stories`` story assignment is skipped too (it does not affect
+    search). Returns how many articles were written."""
+    now = datetime.now(UTC)
+    sources = []
+    for index in range(first_feed, first_feed + feeds):
+        info = feed_info(index)
+        sources.append(
+            FeedSource(
+                f"bulk-{info.name}",
+                f"https://bulk.example/{index}.xml",
+                FeedKind(info.kind),
+                info.agency,
+            )
+        )
+    store.sync_feeds(sources, now)
+    written = 0
+    for source, index in zip(sources, range(first_feed, first_feed + feeds), strict=True):
+        entries = tuple(
+            raw_entry(make_item(index, n), published(index, n) if published else None)
+            for n in range(items)
+        )
+        state = store.get_feed(source.name)
+        if stories:
+            parsed = ParsedFeed("rss20", source.name, None, None, entries)
+            outcome = ingest(
+                store,
+                state,
+                parsed,
+                catalog=catalog,
+                base_url=source.url,
+                fetched=None,
+                now=now,
+                next_check=now,
+            )
+            written += outcome.new
+            continue
+        articles = tag_articles(
+            disambiguate([build_article(e, base_url=source.url, now=now) for e in entries]),
+            catalog=catalog,
+            kind=state.kind,
+            agency=state.agency,
+        )
+        counts = store.apply_update(
+            FeedUpdateIntent(
+                feed=source.name,
+                fetched=now,
+                status=FetchStatus.OK,
+                next_check=now,
+                articles=articles,
+                from_network=False,
+            )
+        )
+        written += counts.new
+    return written
+
+
+# -- search, digest, tagging ------------------------------------------------------------------
+
+
+def time_search(store: Store, queries: Sequence[str], catalog: Catalog) -> list[float]:
+    """Milliseconds per query as ``aggregator search`` runs it: parse, entity expansion,
+    the store's ranked search with the default limit of 20. A first pass warms the cache."""
+    now = datetime.now(UTC)
+    where = ArticleFilter(limit=20)
+    prepared = [expand_entities(parse_query(q)[0], catalog) for q in queries]
+    for query in prepared[:10]:
+        store.search(query, where, now)
+    latencies = []
+    for query in prepared:
+        started = time.perf_counter()
+        store.search(query, where, now)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def digest_day_store(folder: Path, catalog: Catalog, articles: int) -> tuple[Store, list[str]]:
+    """A store holding ``articles`` articles on one day (plus a tenth of that on each of the
+    seven days before, which the digest's 7-day average reads), with stories assigned."""
+    store = open_store(f"sqlite:///{folder / 'digest.sqlite'}")
+    day = EPOCH.date()
+    per_feed = 50
+    feeds = max(2, articles // per_feed)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+    def on_day(feed: int, number: int) -> datetime:
+        return start + timedelta(seconds=(feed * 7919 + number * 1723) % 86_000)
+
+    def before(feed: int, number: int) -> datetime:
+        return start - timedelta(days=1 + number % 7, seconds=(feed * 131 + number) % 86_000)
+
+    populate(
+        store,
+        catalog,
+        first_feed=10_000,
+        feeds=feeds,
+        items=per_feed,
+        stories=True,
+        published=on_day,
+    )
+    history = max(1, feeds * 7 // 10)  # 7 days x a tenth of the day's volume
+    populate(
+        store,
+        catalog,
+        first_feed=20_000,
+        feeds=history,
+        items=per_feed,
+        stories=True,
+        published=before,
+    )
+    return store, [s.name for s in store.get_feeds()]
+
+
+def time_digest(store: Store, feeds: list[str], catalog: Catalog) -> tuple[float, float, int]:
+    """Seconds to build the digest of EPOCH's day and to render its HTML; and its story count."""
+    config = DigestConfig()
+    now = datetime.combine(EPOCH.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    build_digest(
+        store,
+        day=EPOCH.date(),
+        config=config,
+        catalog=catalog,
+        feeds=feeds,
+        watchlist=["Binance"],
+        now=now,
+    )
+    started = time.perf_counter()
+    digest = build_digest(
+        store,
+        day=EPOCH.date(),
+        config=config,
+        catalog=catalog,
+        feeds=feeds,
+        watchlist=["Binance", "Coinbase"],
+        now=now + timedelta(hours=7),
+    )
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    render_html(digest, watchlist_names=["Binance", "Coinbase"])
+    return built, time.perf_counter() - started, digest.story_count
+
+
+def time_tagging(catalog: Catalog, count: int) -> float:
+    """Items per second of ``tag_article`` on one core over cleaned generated items (cleaning
+    is done before the clock starts: it is the extract stage's cost, not the tagger's)."""
+    inputs = []
+    for n in range(count):
+        feed = n % 200
+        item = make_item(feed, n // 200)
+        info = feed_info(feed)
+        inputs.append(
+            (item.title, html_to_text(sanitize_html(item.summary_html)), info.kind, info.agency)
+        )
+    for title, summary, kind, agency in inputs[:50]:
+        tag_article(title, summary, catalog=catalog, kind=kind, agency=agency)
+    started = time.perf_counter()
+    for title, summary, kind, agency in inputs:
+        tag_article(title, summary, catalog=catalog, kind=kind, agency=agency)
+    return count / (time.perf_counter() - started)
+
+
+# -- reader -----------------------------------------------------------------------------------
+
+
+def reader_installed() -> bool:
+    try:
+        import reader  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_reader(
+    farm: FarmProcess, folder: Path, feeds: int, items: int, queries: Sequence[str]
+) -> dict[str, Any]:
+    urls_file = folder / "reader-urls.txt"
+    urls_file.write_text("\n".join(farm.feed_urls("reader", feeds, items)))
+    queries_file = folder / "queries.json"
+    queries_file.write_text(json.dumps(list(queries)))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.reader_run",
+            str(folder / "reader.sqlite"),
+            str(urls_file),
+            str(queries_file),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    sizes: tuple[tuple[int, int], ...]  # (feeds, items) of each cold ingest
+    search_articles: int
+    queries: int
+    digest_articles: int
+    tag_items: int
+    latency: float
+    reader: bool
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        plan = Plan(((100, 20),), 10_000, 200, 5_000, 3_000, args.latency, not args.no_reader)
+    else:
+        plan = Plan(
+            ((300, 50), (2000, 50)), 100_000, 200, 5_000, 20_000, args.latency, not args.no_reader
+        )
+    if args.feeds or args.items:
+        feeds = args.feeds or plan.sizes[-1][0]
+        items = args.items or plan.sizes[-1][1]
+        small = tuple((f, items) for f, _ in plan.sizes[:-1] if f < feeds)
+        plan = replace(plan, sizes=(*small, (feeds, items)))
+    if args.search_articles:
+        plan = replace(plan, search_articles=args.search_articles)
+    return plan
+
+
+def run(plan: Plan) -> Results:
+    results = Results()
+    catalog = load_catalog()
+    queries = search_queries(plan.queries)
+    largest = max(plan.sizes, key=lambda size: size[0] * size[1])
+    farm = FarmProcess(max(f for f, _ in plan.sizes), max(m for _, m in plan.sizes), plan.latency)
+    with tempfile.TemporaryDirectory(prefix="aggregator-bench-") as temporary:
+        folder = Path(temporary)
+        try:
+            runs: dict[tuple[int, int], IngestRun] = {}
+            for feeds, items in plan.sizes:
+                print(f"\n[ingest {feeds}x{items}]", flush=True)
+                started = time.perf_counter()
+                ingest_run = run_ingest(farm, folder, feeds, items, catalog)
+                results.timings[f"ingest {feeds}x{items}"] = time.perf_counter() - started
+                runs[(feeds, items)] = ingest_run
+                note = f"{ingest_run.entries:,} entries in {ingest_run.cold_seconds:.1f} s"
+                if ingest_run.errors:
+                    note += f"; {len(ingest_run.errors)} errors, first: {ingest_run.errors[0]}"
+                rate = ingest_run.entries / ingest_run.cold_seconds
+                results.add(
+                    Row(
+                        f"cold ingest {feeds}x{items}",
+                        rate,
+                        "entries/s",
+                        ">= 5,000",
+                        rate >= 5000,
+                        note,
+                    )
+                )
+                per_feed = ingest_run.repoll_seconds * 1000 / feeds
+                results.add(
+                    Row(
+                        f"all-304 re-poll {feeds}x{items}",
+                        per_feed,
+                        "ms/feed",
+                        "<= 0.5",
+                        per_feed <= 0.5,
+                        f"{ingest_run.repoll_not_modified}/{feeds} answered 304",
+                    )
+                )
+                update_rate = ingest_run.update_new / ingest_run.update_seconds
+                results.add(
+                    Row(
+                        f"update, 10% feeds +5 items {feeds}x{items}",
+                        update_rate,
+                        "entries/s",
+                        note=f"{ingest_run.update_new} new in {ingest_run.update_seconds:.2f} s",
+                    )
+                )
+                count = ingest_run.store.count_articles()
+                size = store_bytes(ingest_run.path) * 1000 / max(count, 1) / MIB
+                results.add(
+                    Row(
+                        f"store size per 1,000 articles {feeds}x{items}",
+                        size,
+                        "MiB",
+                        note=f"{store_bytes(ingest_run.path) / MIB:.1f} MiB for "
+                        f"{count:,} articles incl. -wal",
+                    )
+                )
+
+            print(f"\n[search at {plan.search_articles:,} articles]", flush=True)
+            started = time.perf_counter()
+            big = runs[largest]
+            have = big.store.count_articles()
+            if have < plan.search_articles:
+                per_feed = 50
+                missing = -(-(plan.search_articles - have) // per_feed)
+                populate(
+                    big.store,
+                    catalog,
+                    first_feed=30_000,
+                    feeds=missing,
+                    items=per_feed,
+                    stories=False,
+                )
+            have = big.store.count_articles()
+            fill = time.perf_counter() - started
+            latencies = time_search(big.store, queries, catalog)
+            p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+            results.add(Row(f"search p50 at {have:,}", p50, "ms", note=f"{len(queries)} queries"))
+            results.add(
+                Row(
+                    f"search p95 at {have:,}",
+                    p95,
+                    "ms",
+                    "<= 10 at 100,000",
+                    p95 <= 10,
+                    f"max {max(latencies):.1f} ms",
+                )
+            )
+            big.store.optimize()
+            optimized = time_search(big.store, queries, catalog)
+            results.add(
+                Row(
+                    f"search p95 at {have:,}, after optimize",
+                    percentile(optimized, 0.95),
+                    "ms",
+                    note="what `serve` housekeeping leaves",
+                )
+            )
+            results.timings["search"] = time.perf_counter() - started
+            results.timings["search store top-up"] = fill
+
+            print(f"\n[digest, {plan.digest_articles:,} articles in one day]", flush=True)
+            started = time.perf_counter()
+            digest_store, feed_names = digest_day_store(folder, catalog, plan.digest_articles)
+            day_count = digest_store.count_articles(
+                ArticleFilter(
+                    since=datetime.combine(EPOCH.date(), datetime.min.time(), UTC),
+                    until=datetime.combine(
+                        EPOCH.date() + timedelta(days=1), datetime.min.time(), UTC
+                    ),
+                )
+            )
+            built, rendered, stories = time_digest(digest_store, feed_names, catalog)
+            results.add(
+                Row(
+                    f"digest build + HTML, {day_count:,} articles/day",
+                    built + rendered,
+                    "s",
+                    "<= 1",
+                    built + rendered <= 1,
+                    f"build {built:.2f} s, render {rendered:.2f} s, {stories:,} stories",
+                )
+            )
+            digest_store.close()
+            results.timings["digest"] = time.perf_counter() - started
+
+            print("\n[tagging]", flush=True)
+            started = time.perf_counter()
+            rate = time_tagging(catalog, plan.tag_items)
+            results.add(
+                Row(
+                    "tagging, one core",
+                    rate,
+                    "items/s",
+                    ">= 5,000",
+                    rate >= 5000,
+                    f"{plan.tag_items:,} items",
+                )
+            )
+            results.timings["tagging"] = time.perf_counter() - started
+
+            rss = peak_rss_mib()
+            results.add(
+                Row("peak RSS (bench process, farm excluded)", rss, "MiB", "<= 250", rss <= 250)
+            )
+
+            print("\n[lemon24/reader]", flush=True)
+            if not plan.reader:
+                print("  skipped (--no-reader)")
+            elif not reader_installed():
+                print("  reader not installed")
+            else:
+                started = time.perf_counter()
+                feeds, items = plan.sizes[0]
+                theirs = run_reader(farm, folder, feeds, items, queries)
+                ours = runs[(feeds, items)]
+                ours_rate = ours.entries / ours.cold_seconds
+                reader_rate = theirs["entries"] / theirs["ingest_seconds"]
+                ratio = ours_rate / reader_rate
+                results.add(
+                    Row(
+                        f"reader cold ingest {feeds}x{items}",
+                        reader_rate,
+                        "entries/s",
+                        note=f"{theirs['entries']:,} entries in {theirs['ingest_seconds']:.1f} s",
+                    )
+                )
+                results.add(Row("cold ingest ours/reader", ratio, "x", ">= 4", ratio >= 4))
+                ours_search = time_search(ours.store, queries, catalog)
+                reader_search = theirs["search_ms"]
+                for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+                    mine = percentile(ours_search, fraction)
+                    other = percentile(reader_search, fraction)
+                    results.add(
+                        Row(
+                            f"search {label} ours/reader at {ours.entries:,}",
+                            mine / other,
+                            "x",
+                            note=f"ours {mine:.2f} ms, reader {other:.2f} ms (<1: ours faster)",
+                        )
+                    )
+                if theirs["search_errors"]:
+                    print(f"  reader rejected {theirs['search_errors']} queries")
+                results.timings["reader"] = time.perf_counter() - started
+            for ingest_run in runs.values():
+                ingest_run.store.close()
+        finally:
+            farm.close()
+    return results
+
+
+def print_table(results: Results) -> None:
+    header = f"{'metric':<44} {'value':>10} {'unit':<10} {'target':<18} {'':<5} note"
+    print("\n" + header)
+    print("-" * len(header))
+    for row in results.rows:
+        print(_format_row(row))
+    failed = sum(1 for row in results.rows if row.passed is False)
+    passed = sum(1 for row in results.rows if row.passed)
+    print(
+        f"\n{passed} passed, {failed} failed; phases: "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.timings.items())
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100x20, 10,000 articles")
+    parser.add_argument("--feeds", type=int, help="feeds of the largest ingest")
+    parser.add_argument("--items", type=int, help="items per feed")
+    parser.add_argument("--search-articles", type=int, help="articles in the search store")
+    parser.add_argument("--latency", type=float, default=0.0, help="ms the farm adds per request")
+    parser.add_argument("--no-reader", action="store_true", help="skip the reader comparison")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-')")
+    args = parser.parse_args(argv)
+    plan = make_plan(args)
+    print(f"plan: {plan}", flush=True)
+    started = time.perf_counter()
+    results = run(plan)
+    print_table(results)
+    print(f"total {time.perf_counter() - started:.0f} s", flush=True)
+    if args.json:
+        document = json.dumps(
+            {
+                "plan": plan.__dict__,
+                "rows": [row.__dict__ for row in results.rows],
+                "timings": results.timings,
+                "python": sys.version.split()[0],
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+        if args.json == "-":
+            print(document)
+        else:
+            Path(args.json).write_text(document + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Run lemon24/reader against the farm, for the comparison in ``benchmarks.bench``.
+
+    python -m benchmarks.reader_run DB URLS_FILE QUERIES_FILE
+
+Prints one JSON object: ingest seconds and entries, search indexing seconds, and the search
+latencies of each query. It runs in a process of its own so that reader's memory and imports
+do not inflate the aggregator's peak RSS, and times only the work, not the process start.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+_NEGATED = re.compile(r'(^|\s)-(?=["\w])')
+
+
+def to_fts5(query: str) -> str:
+    """Our query language → FTS5, which reader passes through: ``-x`` becomes ``NOT x``
+    (FTS5 has no unary minus); phrases, OR and prefixes are spelled the same."""
+    return _NEGATED.sub(r"\1NOT ", query)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    db, urls_file, queries_file = args[:3]
+    from reader import make_reader  # imported here: the benchmark runs without it
+
+    urls = Path(urls_file).read_text().split()
+    queries = json.loads(Path(queries_file).read_text())
+    reader = make_reader(db)
+    for url in urls:
+        reader.add_feed(url)
+    started = time.perf_counter()
+    reader.update_feeds(workers=16)
+    ingest = time.perf_counter() - started
+    entries = reader.get_entry_counts().total
+    reader.enable_search()
+    started = time.perf_counter()
+    reader.update_search()
+    indexing = time.perf_counter() - started
+    for query in queries[:10]:  # warm the page cache, as for ours
+        try:
+            list(reader.search_entries(to_fts5(query), limit=20))
+        except Exception:  # noqa: BLE001, S110 - a query FTS5 rejects is counted below
+            pass
+    latencies: list[float] = []
+    errors = 0
+    for query in queries:
+        started = time.perf_counter()
+        try:
+            list(reader.search_entries(to_fts5(query), limit=20))
+        except Exception:  # noqa: BLE001 - reader raises its own SearchError for bad syntax
+            errors += 1
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+    reader.close()
+    json.dump(
+        {
+            "ingest_seconds": ingest,
+            "entries": entries,
+            "index_seconds": indexing,
+            "search_ms": latencies,
+            "search_errors": errors,
+        },
+        sys.stdout,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
