@@ -7,6 +7,7 @@ the feed, file, key or option; a traceback only with ``-v``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -28,19 +30,26 @@ from rich.table import Table
 
 from aggregator import __version__
 from aggregator._dates import isoformat, parse_moment, utcnow
+from aggregator._urls import absolute_http_url
+from aggregator.atom import render_atom
 from aggregator.catalog import Catalog, load_catalog
 from aggregator.config import (
     Config,
+    add_feeds,
     check_address,
     find_config_path,
     load_config,
+    remove_feed,
     resolve_db_url,
+    write_starter_config,
 )
 from aggregator.digest import build_digest, default_day, render_html, render_text
-from aggregator.errors import AggregatorError, ConfigError, UsageError
+from aggregator.errors import AggregatorError, ConfigError, FeedError, UsageError
 from aggregator.extract import clean_text, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
 from aggregator.mail import build_message, message_id, send_digest
+from aggregator.opml import parse_opml, render_opml
+from aggregator.parse import parse_feed
 from aggregator.records import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -1283,6 +1292,206 @@ def feeds_list(app: App, as_json: bool) -> None:
             escape(row["url"]),
         )
     _console().print(table)
+
+
+# -- init, feed sources, Atom ------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_obj
+def init(app: App, force: bool) -> None:
+    """Write a commented starter config.toml (at --config, else ./config.toml) listing the real
+    regulator and crypto-news feeds, and create the store.
+
+    Example: aggregator init && aggregator fetch
+    """
+    path = Path(app.config_option or "config.toml")
+    write_starter_config(path, force=force)
+    app._config = load_config(path)
+    store = app.store()
+    click.echo(f"wrote {path} ({len(app.config.feeds)} feeds) and created {store.display_url}")
+    click.echo("next: set [http] user_agent to your name and e-mail, then run: aggregator fetch")
+
+
+def _config_file(app: App) -> Path:
+    path = app.config.path
+    if path is None:
+        raise ConfigError(
+            "no config file to edit; create one with: aggregator init", key="--config"
+        )
+    return path
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", metavar="NAME", help="Short unique name (default: from the feed's title).")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in FeedKind]),
+    default="news",
+    show_default=True,
+    help="A regulator's own releases, or press coverage.",
+)
+@click.option(
+    "--agency", metavar="CODE", help="The publishing agency of a regulator feed (e.g. SEC)."
+)
+@click.option(
+    "--no-check", is_flag=True, help="Save without first fetching the URL to see it is a feed."
+)
+@click.pass_obj
+def feeds_add(
+    app: App, url: str, name: str | None, kind: str, agency: str | None, no_check: bool
+) -> None:
+    """Add a feed to config.toml, after fetching it once to check that it is a feed.
+
+    Example: aggregator feeds add https://www.sec.gov/news/pressreleases.rss --kind regulator
+    --agency SEC
+    """
+    path = _config_file(app)
+    if absolute_http_url(url) is None:
+        raise UsageError(f"URL: must be an http(s) URL, not {url!r}")
+    if kind == "regulator" and not agency:
+        raise UsageError("--agency: required for a regulator feed")
+    if agency and app.catalog.agency(agency) is None:
+        raise UsageError(f"--agency: unknown agency code {agency!r}")
+    title = None
+    if not no_check:
+        with Fetcher(app.config.http) as fetcher:
+            try:
+                result = fetcher.fetch(url)
+                parsed = parse_feed(
+                    result.content or b"", url=result.url, content_type=result.content_type
+                )
+            except FeedError as exc:
+                raise _Failure(f"not added: {exc}", 1) from exc
+        title = clean_text(parsed.title) or None
+        click.echo(f"{url}: a {parsed.version} feed with {len(parsed.entries)} items", err=True)
+    chosen = (
+        name
+        or re.sub(r"[^a-z0-9]+", "-", (title or urlsplit(url).hostname or "feed").lower()).strip(
+            "-"
+        )[:60]
+    )
+    source = FeedSource(
+        name=chosen, url=url, kind=FeedKind(kind), agency=agency.upper() if agency else None
+    )
+    if not add_feeds(path, [source]):
+        raise UsageError(f"{path}: a feed named {chosen!r} or with this URL is already there")
+    click.echo(f"added feed {chosen!r} to {path}")
+
+
+@feeds.command("remove")
+@click.argument("name")
+@click.pass_obj
+def feeds_remove(app: App, name: str) -> None:
+    """Remove a feed from config.toml. Its stored articles are kept (and still searchable);
+    it is simply no longer fetched. Example: aggregator feeds remove coindesk"""
+    path = _config_file(app)
+    remove_feed(path, name)
+    click.echo(f"removed feed {name!r} from {path}; its stored articles are kept")
+
+
+@feeds.command("import-opml")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in FeedKind]),
+    default="news",
+    show_default=True,
+    help="Kind of the feeds whose OPML says none.",
+)
+@click.pass_obj
+def feeds_import_opml(app: App, file: Path, kind: str) -> None:
+    """Add the feeds of an OPML file (another reader's export) to config.toml; feeds already
+    there are skipped. Example: aggregator feeds import-opml subscriptions.opml"""
+    path = _config_file(app)
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{file}: {exc.strerror or exc}") from exc
+    found = parse_opml(content, path=str(file))
+    sources = []
+    for item in found:
+        item_kind = item.kind or FeedKind(kind)
+        agency = item.agency if item.agency and app.catalog.agency(item.agency) else None
+        if item_kind is FeedKind.REGULATOR and agency is None:
+            item_kind = FeedKind.NEWS  # a regulator feed needs its agency; keep it as press
+        sources.append(FeedSource(name=item.name, url=item.url, kind=item_kind, agency=agency))
+    added = add_feeds(path, sources)
+    click.echo(f"{len(added)} feeds added to {path}, {len(found) - len(added)} already there")
+
+
+@feeds.command("export-opml")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_obj
+def feeds_export_opml(app: App, output: Path | None) -> None:
+    """Write the configured feeds as OPML 2.0, for another feed reader (kind and agency kept
+    in attributes of their own). Example: aggregator feeds export-opml -o feeds.opml"""
+    data = render_opml(app.config.feeds, now=utcnow())
+    if output:
+        _write_file(output, data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@cli.command("feed")
+@click.option(
+    "--query",
+    metavar="TEXT",
+    help="A search query (as for `search`); without it, the newest articles.",
+)
+@_filter_options
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="At most this many entries.",
+)
+@click.option("--title", metavar="TEXT", help="The feed's title (default: from the filters).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_obj
+def feed_(
+    app: App, query: str | None, limit: int, title: str | None, output: Path | None, **filters: Any
+) -> None:
+    """An Atom 1.0 feed of any search or filter, to follow in your own feed reader (serve the
+    file, or regenerate it from cron).
+
+    Example: aggregator feed --agency SEC --watchlist -o sec-watchlist.xml
+    """
+    where = _article_filter(app, filters, limit)
+    store = app.store()
+    if query:
+        parsed, _ = parse_query(query)
+        items = [
+            hit.article
+            for hit in store.search(expand_entities(parsed, app.catalog), where, utcnow())
+        ]
+    else:
+        items = list(store.get_articles(where))
+    described = " ".join(
+        f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in sorted(filters.items()) if v
+    )
+    name = title or "aggregator: " + (
+        " ".join(part for part in (query, described) if part) or "newest articles"
+    )
+    identity = "urn:aggregator:feed:" + hashlib.sha256(name.encode()).hexdigest()[:24]
+    data = render_atom(items, title=name, feed_id=identity, now=utcnow())
+    if output:
+        _write_file(output, data)
+    else:
+        sys.stdout.buffer.write(data)
 
 
 # -- db ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -16,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
+import tomlkit
 
 from aggregator import __version__
 from aggregator._dates import parse_duration
@@ -393,3 +395,77 @@ def resolve_db_url(explicit: str | None, config: Config) -> str:
     if "://" not in url:
         url = "sqlite:///" + str(Path(url).expanduser())
     return url
+
+
+# -- writing the config file (init, feeds add/remove/import-opml) --------------------------------
+
+STARTER = Path(__file__).parent / "templates" / "config.toml"
+
+
+def write_starter_config(path: Path, *, force: bool = False) -> None:
+    """The commented default config.toml, written to ``path`` (never over a file unless
+    ``force``)."""
+    if path.exists() and not force:
+        raise ConfigError("already exists; use --force to overwrite it", path=str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, STARTER.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
+
+
+def add_feeds(path: Path, sources: Sequence[FeedSource]) -> list[FeedSource]:
+    """Append [[feeds]] tables to the config file, keeping its comments; feeds whose name or
+    url is already there are skipped. Returns the ones added."""
+    document = _load_document(path)
+    existing = document.get("feeds") or tomlkit.aot()
+    names = {str(table.get("name")) for table in existing}
+    urls = {str(table.get("url")) for table in existing}
+    added = []
+    for source in sources:
+        if source.name in names or source.url in urls:
+            continue
+        table = tomlkit.table()
+        table.add("name", source.name)
+        table.add("url", source.url)
+        table.add("kind", source.kind.value)
+        if source.agency:
+            table.add("agency", source.agency)
+        existing.append(table)
+        names.add(source.name)
+        urls.add(source.url)
+        added.append(source)
+    if added:
+        document["feeds"] = existing
+        parse_config(tomllib.loads(tomlkit.dumps(document)), path)  # still a valid config
+        _write_atomically(path, tomlkit.dumps(document))
+    return added
+
+
+def remove_feed(path: Path, name: str) -> None:
+    """Remove the [[feeds]] table named ``name`` from the config file."""
+    document = _load_document(path)
+    tables = document.get("feeds") or []
+    for index, table in enumerate(tables):
+        if str(table.get("name")) == name:
+            del tables[index]
+            _write_atomically(path, tomlkit.dumps(document))
+            return
+    raise ConfigError(f"no feed named {name!r}", path=str(path), key="feeds")
+
+
+def _load_document(path: Path) -> Any:
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file not found (create one with: aggregator init)", path=str(path)
+        ) from None
+    except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise ConfigError(f"cannot edit: {exc}", path=str(path)) from exc
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

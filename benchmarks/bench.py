@@ -8,8 +8,10 @@ the numbers measure this code and not the network or a publisher. Each figure is
 to its target and marked PASS or FAIL. When lemon24/reader is installed the same farm is also
 fed to it (in a subprocess) and the ratios are printed.
 
-The full run (300x50 and 2000x50 feeds x items, search at 100,000 articles) takes 10-15
-minutes at a few hundred entries/s; ``--quick`` (100x20, 10,000 articles) well under two.
+The full run (cold ingests of 300x50 and 2000x10 feeds x items, search at 100,000 articles,
+a digest of a 5,000-article day) takes 10-15 minutes at today's ingest rate; ``--feeds 2000
+--items 50`` runs the issue's 2000x50 ingest too (20+ minutes more). ``--quick`` (100x20,
+search at 10,000, a 1,500-article digest) takes under two minutes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +41,7 @@ from aggregator.digest import build_digest, render_html
 from aggregator.extract import build_article, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
 from aggregator.records import (
+    Article,
     ArticleFilter,
     FeedKind,
     FeedSource,
@@ -70,6 +74,8 @@ class Row:
 
 @dataclass
 class Results:
+    """The rows, printed as they come (a long run shows progress), and each phase's seconds."""
+
     rows: list[Row] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -95,6 +101,13 @@ def _format_row(row: Row) -> str:
         f"{row.metric:<44} {_format_value(row.value):>10} {row.unit:<10} "
         f"{row.target:<18} {verdict:<5} {row.note}"
     ).rstrip()
+
+
+def _scaled(measured: int, target_size: int) -> str:
+    """A warning that a verdict was reached at another size than the target names."""
+    if measured >= target_size * 0.95:
+        return ""
+    return f"; NB measured at {measured:,}, the target is for {target_size:,}"
 
 
 def peak_rss_mib() -> float:
@@ -190,11 +203,14 @@ def sources_for(urls: Sequence[str]) -> list[FeedSource]:
 
 @dataclass
 class IngestRun:
+    """One farm size's ingest measurements; its store stays open for the later phases."""
+
     store: Store
     path: Path
     entries: int
     cold_seconds: float
-    repoll_seconds: float
+    repoll_seconds: float  # the median of three
+    repoll_range: tuple[float, float]
     repoll_not_modified: int
     update_new: int
     update_seconds: float
@@ -220,7 +236,12 @@ def run_ingest(
     cold, outcomes = _timed_update(updater, sources)
     errors = [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
     entries = sum(o.new for o in outcomes)
-    repoll, outcomes = _timed_update(updater, sources)
+    # Three re-polls, the median reported: one pass is short enough for a WAL checkpoint or
+    # a scheduler hiccup to double it.
+    repolls = []
+    for _ in range(3):
+        seconds, outcomes = _timed_update(updater, sources)
+        repolls.append(seconds)
     not_modified = sum(1 for o in outcomes if o.status is FetchStatus.NOT_MODIFIED)
     farm.add_items("ours", items, fraction=0.1, count=5)
     update, outcomes = _timed_update(updater, sources)
@@ -231,7 +252,8 @@ def run_ingest(
         path=path,
         entries=entries,
         cold_seconds=cold,
-        repoll_seconds=repoll,
+        repoll_seconds=statistics.median(repolls),
+        repoll_range=(min(repolls), max(repolls)),
         repoll_not_modified=not_modified,
         update_new=sum(o.new for o in outcomes),
         update_seconds=update,
@@ -256,20 +278,8 @@ def raw_entry(item: Item, published: datetime | None = None) -> RawEntry:
     )
 
 
-def populate(
-    store: Store,
-    catalog: Catalog,
-    *,
-    first_feed: int,
-    feeds: int,
-    items: int,
-    stories: bool,
-    published: Callable[[int, int], datetime] | None = None,
-) -> int:
-    """Write generated articles through the real clean → tag → store path, skipping only HTTP
-    and XML parsing; without ``stories`` story assignment is skipped too (it does not affect
-    search). Returns how many articles were written."""
-    now = datetime.now(UTC)
+def bulk_sources(first_feed: int, feeds: int) -> list[FeedSource]:
+    """Feeds for articles written straight into a store, named apart from the farm's."""
     sources = []
     for index in range(first_feed, first_feed + feeds):
         info = feed_info(index)
@@ -281,45 +291,81 @@ def populate(
                 info.agency,
             )
         )
+    return sources
+
+
+def clean_and_tag(job: tuple[int, int, str]) -> tuple[Article, ...]:
+    """One feed's generated items, cleaned and tagged as ``ingest`` does: a process-pool task,
+    since cleaning (BeautifulSoup) and tagging are pure CPU and the writes are not."""
+    index, items, url = job
+    now = datetime.now(UTC)
+    info = feed_info(index)
+    entries = [raw_entry(make_item(index, n)) for n in range(items)]
+    return tag_articles(
+        disambiguate([build_article(e, base_url=url, now=now) for e in entries]),
+        catalog=load_catalog(),
+        kind=info.kind,
+        agency=info.agency,
+    )
+
+
+def bulk_fill(store: Store, *, first_feed: int, feeds: int, items: int) -> int:
+    """Fill a search store fast: clean and tag in a process pool, write through
+    ``apply_update`` without story assignment (search does not read stories). Returns how
+    many articles were written."""
+    now = datetime.now(UTC)
+    sources = bulk_sources(first_feed, feeds)
+    store.sync_feeds(sources, now)
+    jobs = [(first_feed + n, items, source.url) for n, source in enumerate(sources)]
+    written = 0
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for source, articles in zip(
+            sources, pool.map(clean_and_tag, jobs, chunksize=4), strict=True
+        ):
+            counts = store.apply_update(
+                FeedUpdateIntent(
+                    feed=source.name,
+                    fetched=now,
+                    status=FetchStatus.OK,
+                    next_check=now,
+                    articles=articles,
+                    from_network=False,
+                )
+            )
+            written += counts.new
+    return written
+
+
+def populate(
+    store: Store,
+    catalog: Catalog,
+    *,
+    first_feed: int,
+    feeds: int,
+    items: int,
+    published: Callable[[int, int], datetime],
+) -> int:
+    """Write generated articles, dated by ``published``, through ``update.ingest``: the real
+    clean → tag → store → story path, skipping only HTTP and XML parsing. Returns how many
+    articles were written."""
+    now = datetime.now(UTC)
+    sources = bulk_sources(first_feed, feeds)
     store.sync_feeds(sources, now)
     written = 0
     for source, index in zip(sources, range(first_feed, first_feed + feeds), strict=True):
-        entries = tuple(
-            raw_entry(make_item(index, n), published(index, n) if published else None)
-            for n in range(items)
-        )
-        state = store.get_feed(source.name)
-        if stories:
-            parsed = ParsedFeed("rss20", source.name, None, None, entries)
-            outcome = ingest(
-                store,
-                state,
-                parsed,
-                catalog=catalog,
-                base_url=source.url,
-                fetched=None,
-                now=now,
-                next_check=now,
-            )
-            written += outcome.new
-            continue
-        articles = tag_articles(
-            disambiguate([build_article(e, base_url=source.url, now=now) for e in entries]),
+        entries = tuple(raw_entry(make_item(index, n), published(index, n)) for n in range(items))
+        parsed = ParsedFeed("rss20", source.name, None, None, entries)
+        outcome = ingest(
+            store,
+            store.get_feed(source.name),
+            parsed,
             catalog=catalog,
-            kind=state.kind,
-            agency=state.agency,
+            base_url=source.url,
+            fetched=None,
+            now=now,
+            next_check=now,
         )
-        counts = store.apply_update(
-            FeedUpdateIntent(
-                feed=source.name,
-                fetched=now,
-                status=FetchStatus.OK,
-                next_check=now,
-                articles=articles,
-                from_network=False,
-            )
-        )
-        written += counts.new
+        written += outcome.new
     return written
 
 
@@ -343,7 +389,7 @@ def time_search(store: Store, queries: Sequence[str], catalog: Catalog) -> list[
 
 
 def digest_day_store(folder: Path, catalog: Catalog, articles: int) -> tuple[Store, list[str]]:
-    """A store holding ``articles`` articles on one day (plus a tenth of that on each of the
+    """A store holding ``articles`` articles on one day (plus a twentieth of that on each of the
     seven days before, which the digest's 7-day average reads), with stories assigned."""
     store = open_store(f"sqlite:///{folder / 'digest.sqlite'}")
     day = EPOCH.date()
@@ -363,17 +409,15 @@ def digest_day_store(folder: Path, catalog: Catalog, articles: int) -> tuple[Sto
         first_feed=10_000,
         feeds=feeds,
         items=per_feed,
-        stories=True,
         published=on_day,
     )
-    history = max(1, feeds * 7 // 10)  # 7 days x a tenth of the day's volume
+    history = max(1, feeds * 7 // 20)  # 7 days x a twentieth of the day's volume
     populate(
         store,
         catalog,
         first_feed=20_000,
         feeds=history,
         items=per_feed,
-        stories=True,
         published=before,
     )
     return store, [s.name for s in store.get_feeds()]
@@ -431,6 +475,7 @@ def time_tagging(catalog: Catalog, count: int) -> float:
 
 
 def reader_installed() -> bool:
+    """reader is optional: the comparison is skipped, with a line saying so, without it."""
     try:
         import reader  # noqa: F401
     except ImportError:
@@ -441,6 +486,8 @@ def reader_installed() -> bool:
 def run_reader(
     farm: FarmProcess, folder: Path, feeds: int, items: int, queries: Sequence[str]
 ) -> dict[str, Any]:
+    """reader's cold ingest and search of the same documents, in a child process (see
+    ``benchmarks.reader_run``), on a namespace of the farm it alone has polled."""
     urls_file = folder / "reader-urls.txt"
     urls_file.write_text("\n".join(farm.feed_urls("reader", feeds, items)))
     queries_file = folder / "queries.json"
@@ -467,6 +514,8 @@ def run_reader(
 
 @dataclass(frozen=True)
 class Plan:
+    """What one run measures, and at which sizes."""
+
     sizes: tuple[tuple[int, int], ...]  # (feeds, items) of each cold ingest
     search_articles: int
     queries: int
@@ -477,12 +526,15 @@ class Plan:
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
+    """The sizes of a run. The full run ingests 2000 feeds of 10 items, not 50: at today's
+    ingest rate 2000x50 alone takes over 20 minutes (``--feeds 2000 --items 50`` runs it);
+    2000 feeds still measure the re-poll and the concurrency at that feed count, and the search
+    store is topped up to 100,000 articles either way."""
+    reader = not args.no_reader
     if args.quick:
-        plan = Plan(((100, 20),), 10_000, 200, 5_000, 3_000, args.latency, not args.no_reader)
+        plan = Plan(((100, 20),), 10_000, 200, 1_500, 3_000, args.latency, reader)
     else:
-        plan = Plan(
-            ((300, 50), (2000, 50)), 100_000, 200, 5_000, 20_000, args.latency, not args.no_reader
-        )
+        plan = Plan(((300, 50), (2000, 10)), 100_000, 200, 5_000, 20_000, args.latency, reader)
     if args.feeds or args.items:
         feeds = args.feeds or plan.sizes[-1][0]
         items = args.items or plan.sizes[-1][1]
@@ -490,10 +542,14 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan = replace(plan, sizes=(*small, (feeds, items)))
     if args.search_articles:
         plan = replace(plan, search_articles=args.search_articles)
+    if args.digest_articles:
+        plan = replace(plan, digest_articles=args.digest_articles)
     return plan
 
 
 def run(plan: Plan) -> Results:
+    """Every measurement, in an order that keeps them apart: our phases first, the peak RSS
+    read before reader runs (in its own process anyway), the farm stopped at the end."""
     results = Results()
     catalog = load_catalog()
     queries = search_queries(plan.queries)
@@ -531,7 +587,9 @@ def run(plan: Plan) -> Results:
                         "ms/feed",
                         "<= 0.5",
                         per_feed <= 0.5,
-                        f"{ingest_run.repoll_not_modified}/{feeds} answered 304",
+                        f"{ingest_run.repoll_not_modified}/{feeds} answered 304; median of 3, "
+                        f"{ingest_run.repoll_range[0] * 1000 / feeds:.2f}-"
+                        f"{ingest_run.repoll_range[1] * 1000 / feeds:.2f}",
                     )
                 )
                 update_rate = ingest_run.update_new / ingest_run.update_seconds
@@ -562,14 +620,7 @@ def run(plan: Plan) -> Results:
             if have < plan.search_articles:
                 per_feed = 50
                 missing = -(-(plan.search_articles - have) // per_feed)
-                populate(
-                    big.store,
-                    catalog,
-                    first_feed=30_000,
-                    feeds=missing,
-                    items=per_feed,
-                    stories=False,
-                )
+                bulk_fill(big.store, first_feed=30_000, feeds=missing, items=per_feed)
             have = big.store.count_articles()
             fill = time.perf_counter() - started
             latencies = time_search(big.store, queries, catalog)
@@ -582,7 +633,7 @@ def run(plan: Plan) -> Results:
                     "ms",
                     "<= 10 at 100,000",
                     p95 <= 10,
-                    f"max {max(latencies):.1f} ms",
+                    f"max {max(latencies):.1f} ms" + _scaled(have, 100_000),
                 )
             )
             big.store.optimize()
@@ -617,7 +668,8 @@ def run(plan: Plan) -> Results:
                     "s",
                     "<= 1",
                     built + rendered <= 1,
-                    f"build {built:.2f} s, render {rendered:.2f} s, {stories:,} stories",
+                    f"build {built:.2f} s, render {rendered:.2f} s, {stories:,} stories"
+                    + _scaled(day_count, 5_000),
                 )
             )
             digest_store.close()
@@ -689,6 +741,7 @@ def run(plan: Plan) -> Results:
 
 
 def print_table(results: Results) -> None:
+    """The summary table again at the end, where a long run's reader will look."""
     header = f"{'metric':<44} {'value':>10} {'unit':<10} {'target':<18} {'':<5} note"
     print("\n" + header)
     print("-" * len(header))
@@ -703,11 +756,15 @@ def print_table(results: Results) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run, print the table and optionally write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100x20, 10,000 articles")
+    parser.add_argument(
+        "--quick", action="store_true", help="100x20, search at 10,000, digest of 1,500"
+    )
     parser.add_argument("--feeds", type=int, help="feeds of the largest ingest")
     parser.add_argument("--items", type=int, help="items per feed")
     parser.add_argument("--search-articles", type=int, help="articles in the search store")
+    parser.add_argument("--digest-articles", type=int, help="articles on the digest's day")
     parser.add_argument("--latency", type=float, default=0.0, help="ms the farm adds per request")
     parser.add_argument("--no-reader", action="store_true", help="skip the reader comparison")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-')")

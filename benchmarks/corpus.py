@@ -52,6 +52,16 @@ FIRM_A = ("Apex", "Blue Harbor", "Crescent", "Northgate", "Silverline", "Summit"
 FIRM_B = ("Capital", "Securities", "Digital Assets", "Trading", "Markets", "Advisors",
           "Exchange", "Holdings", "Financial", "Asset Management", "Labs", "Ventures")  # fmt: skip
 FIRM_C = ("LLC", "Inc.", "Ltd.", "LP", "Corp.", "")
+# Synthetic names are built from syllables (thousands of distinct words), so that two unrelated
+# events rarely share a name: story matching groups articles by the names they share.
+SYLLABLE_A = (
+    "Vel", "Cor", "Zan", "Mer", "Tal", "Quin", "Bram", "Sol", "Ner", "Kal", "Dra", "Fen", "Lum",
+    "Hal", "Ori", "Pax", "Ryn", "Sev", "Tor", "Vix", "Ash", "Bel",
+)  # fmt: skip
+SYLLABLE_B = ("a", "e", "i", "o", "u", "ar", "en", "il", "or", "un", "ev", "am")
+SYLLABLE_C = ("ria", "x", "nt", "ium", "ra", "ix", "on", "ara", "ent", "ova", "is", "eth",
+              "wick", "ton", "dale", "ford")  # fmt: skip
+EVENTS_PER_SLOT = 400  # distinct events per ITEM_SPACING slot; outlets cover some of the same
 TOKENS = ("bitcoin", "ether", "solana", "XRP", "stablecoin", "memecoin", "DeFi token")
 VIOLATIONS = (
     "operating an unregistered securities exchange", "misleading investors about yield returns",
@@ -90,31 +100,31 @@ NEWS_TITLES = (
     "Market Wrap: {token} Slips as Traders Eye Fed Decision",
 )  # fmt: skip
 SENTENCES = (
-    "According to the complaint, {firm} {violation_past} between {year} and {year2}.",
+    "The complaint alleges that {firm} {violation_past} between {year} and {year2}.",
     "{agency_name} alleges that investors lost more than ${amount} million.",
     "The order finds that {firm} did not register with {agency_name} as required.",
     "{person}, who founded the company, agreed to the settlement without admitting or denying "
     "the findings.",
     "The {agency} also obtained an asset freeze and other emergency relief in the case, No. "
     "{case}.",
-    "Without admitting or denying the allegations, {firm} consented to a cease-and-desist order "
+    "{firm}, without admitting or denying the allegations, consented to a cease-and-desist order "
     "and a civil penalty of ${amount} million.",
     "A spokesperson for {firm} said the company had cooperated fully and strengthened its "
     "compliance controls.",
     "The case was brought in the U.S. District Court for the {district} District of {state}.",
     "{token} fell {pct} percent in the hours after the filing, market data show.",
-    "Analysts said the action signals a tougher stance toward {token} platforms this year.",
-    "The investigation was conducted by staff in the Division of Enforcement with assistance "
-    "from the {office} Regional Office.",
+    "Market analysts said the action signals a tougher stance toward {token} platforms.",
+    "The investigation was conducted by enforcement staff with assistance from the {office} "
+    "office.",
     "In a parallel action, the U.S. Attorney's Office for the {district} District of {state} "
     "announced criminal charges against {person}.",
     "{firm} has until {month} to respond to the Wells notice, people familiar with the matter "
     "said.",
     "The settlement resolves claims that customer funds were commingled with corporate "
     "accounts.",
-    "Lawyers for {person} declined to comment on the ruling.",
+    "A lawyer for {person} declined to comment on the ruling.",
     "The commission voted {votes} to approve the order, with one commissioner dissenting.",
-    "Trading volume on {firm} dropped sharply after the announcement, according to analysts.",
+    "Trading volume on {firm} dropped sharply after the announcement, analysts said.",
     "Regulators have stepped up scrutiny of exchanges that list {token} derivatives.",
 )  # fmt: skip
 PAST = (
@@ -166,40 +176,56 @@ def feed_info(index: int) -> FeedInfo:
     return FeedInfo(index, f"{agency.lower()}-{index:05d}", "regulator", agency, False)
 
 
+def _word(rng: random.Random) -> str:
+    return rng.choice(SYLLABLE_A) + rng.choice(SYLLABLE_B) + rng.choice(SYLLABLE_C)
+
+
 def _firm(rng: random.Random) -> str:
-    if rng.random() < 0.35:
+    roll = rng.random()
+    if roll < 0.15:
         return rng.choice(REAL_FIRMS)
+    if roll < 0.35:
+        return f"{rng.choice(FIRM_A)} {_word(rng)} {rng.choice(FIRM_B)}"
     suffix = rng.choice(FIRM_C)
-    return f"{rng.choice(FIRM_A)} {rng.choice(FIRM_B)}{' ' + suffix if suffix else ''}"
+    return f"{_word(rng)} {rng.choice(FIRM_B)}{' ' + suffix if suffix else ''}"
 
 
 def _person(rng: random.Random) -> str:
-    if rng.random() < 0.15:
+    if rng.random() < 0.08:
         return rng.choice(PEOPLE)
-    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+    return f"{rng.choice(FIRST)} {_word(rng)}"
 
 
-def _fields(rng: random.Random, agency: str | None) -> dict[str, str]:
-    code = agency if agency and rng.random() < 0.8 else rng.choice(AGENCIES)
+def _fields(rng: random.Random, event: random.Random, agency: str | None) -> dict[str, str]:
+    """Template fields: who and how much come from the event (shared by every article that
+    covers it), the wording from the item's own ``rng``."""
+    code = event.choice(AGENCIES)
+    firm, person = html.escape(_firm(event)), _person(event)
+    violation, past = event.choice(VIOLATIONS), event.choice(PAST)
+    amount = str(event.choice((1, 2, 4, 7, 12, 25, 40, 100, 250, 4300)))
+    amount_m = f"${event.randint(2, 900)}"
+    case = f"{event.randint(1, 9)}:{event.randint(20, 25)}-cv-{event.randint(1000, 9999):05d}"
+    if agency:  # a regulator's own release: the publisher acts
+        code = agency
     year = rng.randint(2017, 2024)
     return {
         "agency": code,
         "agency_name": AGENCY_NAMES[code],
-        "firm": html.escape(_firm(rng)),
-        "person": _person(rng),
-        "violation": rng.choice(VIOLATIONS),
-        "violation_past": rng.choice(PAST),
-        "amount": str(rng.choice((1, 2, 4, 7, 12, 25, 40, 100, 250, 4300))),
-        "amount_m": f"${rng.randint(2, 900)}",
+        "firm": firm,
+        "person": person,
+        "violation": violation,
+        "violation_past": past,
+        "amount": amount,
+        "amount_m": amount_m,
         "year": str(year),
         "year2": str(year + rng.randint(1, 3)),
         "years": str(rng.randint(2, 25)),
-        "case": f"{rng.randint(1, 9)}:{rng.randint(20, 25)}-cv-{rng.randint(1000, 9999):05d}",
+        "case": case,
         "token": rng.choice(TOKENS),
         "price": str(rng.randint(40, 110)),
         "pct": str(rng.randint(2, 18)),
-        "district": rng.choice(DISTRICTS),
-        "state": rng.choice(STATES),
+        "district": event.choice(DISTRICTS),
+        "state": event.choice(STATES),
         "office": rng.choice(OFFICES),
         "month": rng.choice(MONTHS),
         "votes": rng.choice(("3-2", "4-1", "5-0")),
@@ -210,14 +236,14 @@ def _summary(rng: random.Random, fields: dict[str, str]) -> str:
     """About 120 words in 2-3 paragraphs, with a link, emphasis and sometimes a list."""
     sentences = [s.format(**fields) for s in rng.sample(SENTENCES, rng.randint(6, 8))]
     link = rng.choice(LINK_HOSTS) + f"{rng.randint(10000, 99999)}?utm_source=rss&id={rng.random()}"
-    sentences[1] = f'{sentences[1]} <a href="{html.escape(link)}">Read the complaint</a>.'
+    sentences[1] = f'{sentences[1]} The <a href="{html.escape(link)}">complaint</a> is online.'
     sentences[0] = f"<strong>{sentences[0]}</strong>"
     if rng.random() < 0.3:
         sentences[2] = sentences[2].replace(fields["firm"], f"<em>{fields['firm']}</em>", 1)
     cut = len(sentences) // 2
     body = f"<p>{' '.join(sentences[:cut])}</p><p>{' '.join(sentences[cut:])}</p>"
     if rng.random() < 0.2:
-        body += "<ul><li>Civil penalty</li><li>Disgorgement</li><li>Undertakings</li></ul>"
+        body += "<ul><li>a civil penalty</li><li>disgorgement</li><li>undertakings</li></ul>"
     return body
 
 
@@ -225,10 +251,12 @@ def make_item(feed: int, number: int) -> Item:
     """Item ``number`` of ``feed``; higher numbers are newer (new items get the next numbers)."""
     info = feed_info(feed)
     rng = random.Random(feed * 1_000_003 + number)
-    fields = _fields(rng, info.agency)
+    published = EPOCH + (number - 50) * ITEM_SPACING - timedelta(minutes=feed % 180)
+    slot = int((published - EPOCH) / ITEM_SPACING)
+    event = random.Random(slot * 7_919 + rng.randrange(EVENTS_PER_SLOT) + 10**9)
+    fields = _fields(rng, event, info.agency)
     titles = REGULATOR_TITLES if info.kind == "regulator" else NEWS_TITLES
     title = rng.choice(titles).format(**fields)
-    published = EPOCH + (number - 50) * ITEM_SPACING - timedelta(minutes=feed % 180)
     slug = "-".join(title.lower().split()[:6]).replace("$", "").replace(",", "")
     return Item(
         guid=f"https://farm.example/{info.name}/{number}",
