@@ -43,7 +43,7 @@ from aggregator.config import (
     resolve_db_url,
     write_starter_config,
 )
-from aggregator.digest import build_digest, default_day, render_html, render_text
+from aggregator.digest import build_configured_digest, default_day, render_html, render_text
 from aggregator.errors import AggregatorError, ConfigError, FeedError, UsageError
 from aggregator.extract import clean_text, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
@@ -1029,15 +1029,7 @@ def digest(
         if bad:
             raise _Failure(f"{len(bad)} of {len(outcomes)} digests not delivered", 1)
         return
-    built = build_digest(
-        store,
-        day=day,
-        config=settings,
-        catalog=app.catalog,
-        feeds=[source.name for source in config.feeds],
-        watchlist=[_entity_name(app.catalog, n, "watchlist") for n in config.watchlist],
-        now=now,
-    )
+    built = build_configured_digest(store, config, app.catalog, day=day, now=now)
     text = render_text(built)
     html = render_html(built)
     if fmt == "eml":
@@ -1222,7 +1214,7 @@ def status(app: App, as_json: bool, check: bool) -> None:
 
 @cli.group()
 def feeds() -> None:
-    """Inspect the configured feeds and their state."""
+    """Manage the feeds: list, add, remove, health (status), OPML import and export."""
 
 
 @feeds.command("status")

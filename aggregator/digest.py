@@ -12,7 +12,7 @@ import jinja2
 
 from aggregator._dates import as_utc
 from aggregator.catalog import Catalog
-from aggregator.config import DigestConfig
+from aggregator.config import Config, DigestConfig
 from aggregator.records import (
     ArticleFilter,
     Digest,
@@ -151,6 +151,21 @@ def build_digest(
         other_articles=max(article_count - in_enforcement, 0),
         average_7d=sum(previous) / 7,
         health=tuple(_health(store.get_feeds(list(feeds)), now, config.silent_after)),
+    )
+
+
+def build_configured_digest(
+    store: Store, config: Config, catalog: Catalog, *, day: date, now: datetime
+) -> Digest:
+    """The digest of ``day`` as config.toml describes it: its feeds, watch list and settings."""
+    return build_digest(
+        store,
+        day=day,
+        config=config.digest,
+        catalog=catalog,
+        feeds=[source.name for source in config.feeds],
+        watchlist=[record.name for name in config.watchlist if (record := catalog.entity(name))],
+        now=now,
     )
 
 

@@ -27,7 +27,7 @@ from email.utils import format_datetime
 
 from aggregator.catalog import Catalog
 from aggregator.config import Config, SmtpConfig
-from aggregator.digest import build_digest, render_html, render_text
+from aggregator.digest import build_configured_digest, render_html, render_text
 from aggregator.errors import MailError
 from aggregator.store import Store
 
@@ -223,15 +223,7 @@ def send_digest(
 ) -> list[DeliveryOutcome]:
     """Build ``day``'s digest and mail it to each recipient at most once."""
     settings = config.digest
-    built = build_digest(
-        store,
-        day=day,
-        config=settings,
-        catalog=catalog,
-        feeds=[source.name for source in config.feeds],
-        watchlist=[record.name for name in config.watchlist if (record := catalog.entity(name))],
-        now=now(),
-    )
+    built = build_configured_digest(store, config, catalog, day=day, now=now())
     text, html = render_text(built), render_html(built)
     subject = settings.subject.format(date=day.isoformat(), count=built.story_count)
 
