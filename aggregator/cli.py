@@ -1158,7 +1158,7 @@ def _health(app: App) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
     for delivery in store.get_deliveries():
         if delivery.day < recent:
             break
-        if delivery.status in ("failed", "unknown"):
+        if delivery.status in ("failed", "unknown", "sending"):  # sending: interrupted mid-DATA
             problems.append(
                 f"digest {delivery.day} to {delivery.recipient}: {delivery.status}: "
                 f"{delivery.last_error}"

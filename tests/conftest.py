@@ -429,3 +429,47 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     )
     with open_store(url) as opened:
         yield opened
+
+
+class StallingSmtpServer(DroppingSmtpServer):
+    """Accepts the message after DATA and then never answers: a process killed now cannot know
+    whether the message went out."""
+
+    def _serve(self) -> None:
+        self._held: list[object] = []
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self._held.append(connection)  # kept open, never answered after DATA
+            connection.sendall(b"220 stall.test ESMTP\r\n")
+            buffer = b""
+            while True:
+                try:
+                    chunk = connection.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buffer += chunk
+                if self.data_started:
+                    continue  # swallow the message, answer nothing
+                while b"\r\n" in buffer:
+                    line, buffer = buffer.split(b"\r\n", 1)
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        connection.sendall(b"250 stall.test\r\n")
+                    elif verb == b"DATA":
+                        connection.sendall(b"354 go ahead\r\n")
+                        self.data_started += 1
+                        break
+                    else:
+                        connection.sendall(b"250 OK\r\n")
+
+
+@pytest.fixture
+def stalling_smtp() -> Iterator[StallingSmtpServer]:
+    server = StallingSmtpServer()
+    yield server
+    server.close()

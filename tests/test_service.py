@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.conftest import FeedServer, SmtpSink
+from tests.conftest import FeedServer, SmtpSink, StallingSmtpServer
 
 pytestmark = pytest.mark.slow
 
@@ -176,3 +176,50 @@ def test_sigkill_during_fetch_leaves_the_store_consistent(
             ).fetchone()[0]
             == 0
         )
+
+
+def test_serve_killed_during_a_digest_send_never_sends_it_again(
+    feed_server: FeedServer,
+    smtp_sink: SmtpSink,
+    stalling_smtp: StallingSmtpServer,
+    write_config: Callable[[str], Path],
+    db_url: str,
+) -> None:
+    url = feed_server.add("/sec.xml", rss("sec", 2))
+    base = (
+        f'[[feeds]]\nname = "sec"\nurl = "{url}"\nkind = "regulator"\nagency = "SEC"\n'
+        '[digest]\ntime = "00:00"\nrecipients = ["ops@example.test"]\nsender = "d@example.test"\n'
+        '[digest.smtp]\nhost = "127.0.0.1"\nsecurity = "none"\n'
+    )
+    stalling = write_config(base + f"port = {stalling_smtp.port}\n")
+    process = subprocess.Popen(
+        command(stalling, db_url, "serve"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not stalling_smtp.data_started:
+        time.sleep(0.1)
+    assert stalling_smtp.data_started == 1
+    process.kill()  # in the middle of DATA
+    process.wait(timeout=10)
+    working = stalling.with_name("working.toml")
+    working.write_text(base + f"port = {smtp_sink.port}\n")
+    again = subprocess.run(
+        command(working, db_url, "digest", "--send", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    outcomes = json.loads(again.stdout)
+    assert [o["status"] for o in outcomes] == ["skipped"]
+    assert smtp_sink.messages == []  # not sent a second time ...
+    forced = subprocess.run(
+        command(working, db_url, "digest", "--send", "--force"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert forced.returncode == 0 and len(smtp_sink.messages) == 1  # ... unless asked
+    status = subprocess.run(
+        command(working, db_url, "status", "--json"), capture_output=True, text=True, timeout=60
+    )
+    assert json.loads(status.stdout)["digests"][0]["status"] == "sent"
