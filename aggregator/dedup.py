@@ -7,6 +7,7 @@ either by a hash of its title and date. Items of one feed that share a link but 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -74,6 +75,7 @@ STORY_THRESHOLD = 0.45  # below this, two articles are different stories
 # Weights measured on tests/data/stories/eval.jsonl (python -m benchmarks.eval_stories).
 OVERLAP_WEIGHT = 1.0
 NAME_WEIGHT = 0.15
+RARE_NAME_WEIGHT = 0.05
 NEAR_COPY = 0.8
 ACTION_MISMATCH = 0.2
 AMOUNT_WEIGHT = 0.1
@@ -85,23 +87,47 @@ _STOPWORDS = frozenset(
     than then new says said say amid after over under us u.s up out more most also just now
     how why what who which when where per via vs""".split()  # noqa: SIM905 - reads as text
 )
+_NUMBER_WORDS = """two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty""".split()  # noqa: SIM905
 # Newsrooms and regulators name the same act differently: "sues" and "charges", "fined" and
-# "ordered to pay". Each word maps to the concept it stands for.
+# "ordered to pay", "designates" and "blacklists". Each word maps to the concept it stands for.
 _CONCEPTS = {
-    **dict.fromkeys(("sue", "sues", "sued", "suing", "lawsuit", "charge", "charges", "charged",
-                     "complaint", "accuses", "accused", "alleges"), "charge"),
+    **dict.fromkeys(("sue", "sues", "sued", "suing", "suit", "suits", "lawsuit", "lawsuits",
+                     "charge", "charges", "charged", "charging", "complaint", "accuse",
+                     "accuses", "accused", "alleges", "indict", "indicts", "indicted",
+                     "indictment", "prosecute", "prosecutes", "prosecuted"), "charge"),
     **dict.fromkeys(("fine", "fines", "fined", "penalty", "penalties", "pay", "pays", "paying",
                      "ordered"), "penalty"),
     **dict.fromkeys(("settle", "settles", "settled", "settlement", "resolve", "resolves",
                      "resolution"), "settle"),
-    **dict.fromkeys(("plead", "pleads", "pleaded", "plea", "guilty"), "plea"),
+    # A plea and a verdict are both the guilt of the accused; a sentence is a later event.
+    **dict.fromkeys(("plead", "pleads", "pleaded", "plea", "guilty", "guilt", "convict",
+                     "convicts", "convicted", "conviction", "verdict"), "plea"),
     **dict.fromkeys(("sentence", "sentenced", "sentencing", "prison", "jail", "jailed"),
                     "sentence"),
     **dict.fromkeys(("probe", "probes", "investigation", "investigates", "investigating"),
                     "probe"),
+    **dict.fromkeys(("sanction", "sanctions", "sanctioned", "sanctioning", "designate",
+                     "designates", "designated", "designation", "blacklist", "blacklists",
+                     "blacklisted"), "sanction"),
+    **dict.fromkeys(("forfeit", "forfeits", "forfeiture", "seize", "seizes", "seized",
+                     "seizure", "confiscate", "confiscated", "claw", "clawback"), "forfeit"),
+    **dict.fromkeys(("exploit", "exploits", "exploited", "exploiter", "hack", "hacks",
+                     "hacked", "hacker", "hackers", "drain", "drained", "attack", "attacker",
+                     "attackers", "heist", "theft", "thefts", "steal", "stealing", "stole",
+                     "stolen", "loot"), "exploit"),
+    **dict.fromkeys(("whistleblower", "whistleblowers", "tipster", "tipsters", "informant"),
+                    "whistleblower"),
+    **dict.fromkeys(("award", "awards", "awarded", "payout", "payouts"), "award"),
+    **dict.fromkeys(("atm", "atms", "kiosk", "kiosks"), "atm"),
     **dict.fromkeys(("securities", "sec"), "sec"),
+    # Abbreviations headlines use for what releases spell out.
+    "fed": "reserve",
+    "aml": "laundering",
     **dict.fromkeys(("billion", "bn", "b"), "billion"),
     **dict.fromkeys(("million", "mln", "m"), "million"),
+    # Headlines write numbers as digits, releases spell them out ("Eighteen Defendants").
+    **{word: str(number) for number, word in enumerate(_NUMBER_WORDS, start=2)},
 }  # fmt: skip
 
 
@@ -109,13 +135,18 @@ _CONCEPTS = {
 _COMMON_NAMES = frozenset(
     """sec cftc doj fbi finra ofac fincen nydfs fca irs occ fdic fed ftc cfpb nfa treasury
     commission department justice securities exchange exchanges commodity futures trading
+    comptroller currency reserve foreign control general secretary feds authorities officials
+    conduct consumer protection internal revenue crimes enforcement prudential regulation
+    regulatory monetary industry association
     federal court judge district attorney attorneys office prosecutors authority regulator
+    southern northern eastern western central middle
     regulators agency board bureau crypto cryptocurrency bitcoin btc ether eth ethereum token
     tokens stablecoin stablecoins blockchain digital asset assets defi nft market markets
     founder founders ceo cfo executive former chief chairman chair commissioner president
     charges charged settles settlement fines fined penalty sues sued lawsuit case order orders
     fraud scheme investors investor million billion inc llc ltd corp company firm platform
-    lending lender fund funds capital group holdings network protocol labs bank banks
+    lending lender fund funds capital group holdings network protocol labs bank banks trust
+    national financial finance partners management technologies global international services
     u.s us usa america american united states new york texas california florida london
     january february march april may june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday the this that these after amid
@@ -123,22 +154,53 @@ _COMMON_NAMES = frozenset(
     week weekly daily today yesterday analysis opinion exclusive""".split()  # noqa: SIM905
 )
 _CAPITALISED = re.compile(r"(?<![\w.])([A-Z][\w.'’-]{2,}|[a-z]+[A-Z][\w]*)")
+# A name by its shape alone, wherever it stands: an inner capital ("HashNorth", "AML"), a digit
+# or a dot ("Pump.fun", "S-1").
+_NAME_SHAPE = re.compile(r"^.+[A-Z0-9.]")
+WEAK = "~"  # marks an anchor that may be an ordinary word capitalised by position
+
+
+def _headline_case(title: str) -> bool:
+    """A Title Case headline capitalises ordinary words ("Pays", "Sanctions", "Defrauding")."""
+    words = [w for w in re.findall(r"[A-Za-z][\w'’]*", title)[1:] if len(w) > 3]
+    return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def _name_key(word: str) -> str:
+    """One form for a place and its people: "Cambodia"/"Cambodian", "Korea"/"Korean"."""
+    return word[:-1] if len(word) >= 6 and word.endswith("an") else word
 
 
 def story_anchors(title: str, summary: str) -> frozenset[str]:
     """Proper names in the text: capitalised words that never appear in lower case in the same
-    article and are not common enforcement vocabulary ("HashNorth", "Lumora", "Brooks")."""
-    text = f"{title} {summary}"
-    lower_words = set(re.findall(r"(?<![\w.])[a-z][\w'-]*", text))
-    anchors = set(story_amounts(text))
-    for word in _CAPITALISED.findall(text):
-        word = word.rstrip(".'’-").replace("’s", "").replace("'s", "")
-        folded = word.lower()
-        if len(folded) < 3 or folded in _COMMON_NAMES or folded in _STOPWORDS:
-            continue
-        if folded in lower_words:
-            continue  # "Founder" in a headline, "founder" in the text: an ordinary word
-        anchors.add(folded)
+    article and are not common enforcement vocabulary ("HashNorth", "Lumora", "Brooks").
+
+    A word capitalised only by its position (the start of a sentence, any word of a Title Case
+    headline) may be an ordinary word: it is kept marked WEAK, and two weak anchors alone do not
+    make a common name."""
+    lower_words = set(re.findall(r"(?<![\w.])[a-z][\w'-]*", f"{title} {summary}"))
+    anchors = set(story_amounts(f"{title} {summary}"))
+    weak = set()
+    for text, headline in ((title, _headline_case(title)), (summary, False)):
+        for match in _CAPITALISED.finditer(text):
+            word = match.group(1).rstrip(".'’-").replace("’s", "").replace("'s", "")
+            before = text[: match.start()].rstrip()[-1:]
+            positional = headline or before in ("", ".", "!", "?", ":", ";")
+            # "Ex-Bitvora", "Cambodia-based": each capitalised part of a compound on its own.
+            for index, part in enumerate(word.split("-")):
+                folded = part.lower()
+                if not part[:1].isupper() and not _NAME_SHAPE.match(part):
+                    continue
+                if len(folded) < 3 or folded in _COMMON_NAMES or folded in _STOPWORDS:
+                    continue
+                if folded in lower_words:
+                    continue  # "Founder" in a headline, "founder" in the text: an ordinary word
+                key = _name_key(folded)
+                if _NAME_SHAPE.match(part) or not (positional and (index == 0 or headline)):
+                    anchors.add(key)
+                else:
+                    weak.add(key)
+    anchors.update(WEAK + word for word in weak - anchors)
     return frozenset(anchors)
 
 
@@ -192,45 +254,128 @@ def story_amounts(text: str) -> frozenset[str]:
 
 
 STEM_LENGTH = 6
+_SUFFIXES = ("ing", "ed", "es", "s", "e")
 
 
 def _stem(word: str) -> str:
-    """A crude stem: "filing"/"files", "confidential"/"confidentially" meet. Only overlap of
-    content words uses it; names are compared whole."""
-    if word.startswith("amount:") or len(word) <= STEM_LENGTH:
-        return (
-            word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
-        )
-    return word[:STEM_LENGTH]
+    """A crude stem: "filing"/"filed"/"files", "confidential"/"confidentially" meet. Only
+    overlap of content words uses it; names are compared whole."""
+    if word.startswith("amount:"):
+        return word
+    word = word[:STEM_LENGTH]
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
 
 
-def story_tokens(title: str, summary: str) -> frozenset[str]:
-    """Content words of the title and the lead, with enforcement verbs folded to concepts."""
-    lead = " ".join(summary.split()[:40])
-    words = _WORD.findall(f"{title} {lead}".lower())
-    tokens = set()
-    for word in words:
+_POSSESSIVE = re.compile(r"['’]s?\b")
+
+
+TITLE = "title:"  # marks a copy of a headline's token (not a plain word: retrieval skips it)
+
+
+def _words(text: str) -> set[str]:
+    tokens = set(story_amounts(text))
+    # Possessives: "SEC's" is "SEC", "Korea's" is "Korea".
+    text = _POSSESSIVE.sub("", _AMOUNT.sub(" ", text).lower())
+    for word in _WORD.findall(text):
         if word in _STOPWORDS or len(word) < 2:
             continue
         tokens.add(_stem(_CONCEPTS.get(word, word)))
-    return frozenset(tokens)
+    return tokens
+
+
+def story_tokens(title: str, summary: str) -> frozenset[str]:
+    """Content words of the title and the lead, with enforcement verbs folded to concepts and
+    amounts written one way ("$42M" and "$42 million" are one token); the headline's own are
+    also kept marked TITLE."""
+    headline = _words(title)
+    lead = _words(" ".join(summary.split()[:40]))
+    return frozenset(headline | lead | {TITLE + word for word in headline})
+
+
+def retrieval_words(features: StoryFeatures, count: int = 8) -> list[str]:
+    """The words to look an article's candidates up by, most telling first and always in the
+    same order: its proper names, then its headline's words, then its lead's. Agency names
+    and other common names ("crypto", "exchange") are left out: they match most stories and
+    would fill the lookup's cap with unrelated ones. (Leaving out concept words such as
+    "charge" too lost recall on tests/data/stories: they are what a nameless item shares.)"""
+
+    def usable(word: str) -> bool:
+        return (
+            len(word) > 3
+            and word.isalnum()
+            and word not in _COMMON_NAMES
+            and word not in _STOPWORDS
+        )
+
+    names = sorted({w.lstrip(WEAK) for w in features.anchors}, key=lambda w: (-len(w), w))
+    headline = sorted(
+        (w[len(TITLE) :] for w in features.tokens if w.startswith(TITLE)),
+        key=lambda w: (-len(w), w),
+    )
+    lead = sorted((w for w in features.tokens if ":" not in w), key=lambda w: (-len(w), w))
+    chosen = [w for w in dict.fromkeys([*names, *headline, *lead]) if usable(w)]
+    return chosen[:count]
 
 
 def _name_words(names: Iterable[str]) -> set[str]:
     return {
-        word
+        _name_key(word)
         for name in names
         for word in re.findall(r"[\w.'-]+", name.lower())
         if len(word) > 2 and word not in _COMMON_NAMES and word not in _STOPWORDS
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What story_similarity derives from one article's features, worked out once per article
+    rather than once per pair (an article meets dozens of candidates)."""
+
+    title: frozenset[str]
+    body: frozenset[str]
+    entity_words: frozenset[str]
+    strong: frozenset[str]
+    weak: frozenset[str]
+    names_a_party: bool
+
+
+@functools.lru_cache(maxsize=65_536)
+def _profile(tokens: frozenset[str], anchors: frozenset[str], entities: frozenset[str]) -> _Profile:
+    title = frozenset(w for w in tokens if w.startswith(TITLE))
+    entity_words = frozenset(_name_words(entities))
+    return _Profile(
+        title=title,
+        body=tokens - title,
+        entity_words=entity_words,
+        strong=entity_words | {w for w in anchors if not w.startswith(WEAK)},
+        weak=frozenset(w[1:] for w in anchors if w.startswith(WEAK)),
+        # Whether the article names anyone: a tagged party or a proper name not by position.
+        names_a_party=bool(entities)
+        or any(not w.startswith(WEAK) and not w.startswith("amount:") for w in anchors),
+    )
+
+
+def _common_names(a: _Profile, b: _Profile) -> set[str]:
+    """Names (and amounts) both articles give; a weak anchor counts only when the other article
+    has the word as a real name."""
+    return (a.strong & (b.strong | b.weak)) | (a.weak & b.strong)
+
+
+def _distinctive(word: str) -> bool:
+    """An amount with two significant digits or more ("$42M", "$4.3B"): round ones recur."""
+    return word.startswith("amount:") and len(word.split(":")[1].rstrip("0")) >= 2
+
+
 def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
     """How likely two articles report the same event, or None when they cannot.
 
     Conservative by design: a wrong merge hides an enforcement action. Different case numbers
-    or different penalties rule a pair out, and so does a round-up; without a common name,
-    amount or case number only near-identical wording from two different sources counts.
+    or different penalties rule a pair out, and so do a round-up and headlines without a word
+    in common; without a common name, case number or (when one side names nobody) unround
+    amount, only near-identical wording from two different sources counts.
     """
     hours = abs((a.published - b.published).total_seconds()) / 3600
     if hours > STORY_WINDOW_HOURS or a.article_id == b.article_id or a.roundup or b.roundup:
@@ -247,26 +392,50 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
         # Each release of an agency is its own action, however alike the wording; and one
         # outlet does not report one event twice in three days (a follow-up is a new story).
         return None
-    smaller = min(len(a.tokens), len(b.tokens))
-    overlap = len(a.tokens & b.tokens) / smaller if smaller else 0.0
+    pa = _profile(a.tokens, a.anchors, a.entities)
+    pb = _profile(b.tokens, b.anchors, b.entities)
+    title_a, title_b = pa.title, pb.title
+    if title_a and title_b and not title_a & title_b and not shared_case:
+        # A headline says what the article is about: two that share no word are two events
+        # (a market report that mentions a settlement in passing is not about it).
+        return None
+    words_a, words_b = pa.body, pb.body
+    smaller = min(len(words_a), len(words_b))
+    overlap = len(words_a & words_b) / smaller if smaller else 0.0
     # Common names: tagged parties (by the words of their names, so "Harbor Ridge Capital"
     # meets "Harbor Ridge Capital Management") and proper names in the text; amounts only
     # strengthen a pair that already shares a name.
-    common = (_name_words(a.entities) | a.anchors) & (_name_words(b.entities) | b.anchors)
+    common = _common_names(pa, pb)
     amounts = sum(1 for word in common if word.startswith("amount:"))
     names = len(common) - amounts
-    if not names and not shared_case:
+    telling_amount = any(map(_distinctive, common))
+    # An outlet that leaves the party unnamed ("a crypto exchange", "a whistleblower") still
+    # gives the amount, and an unround one is nearly as telling as a name. Two articles that
+    # each name a different party are two actions, whatever the amount.
+    unnamed = not pa.names_a_party or not pb.names_a_party
+    if not names and not shared_case and not (telling_amount and unnamed):
         # No common name: only a near copy from another source (a wire story) is the same.
         return overlap if overlap >= NEAR_COPY and a.feed != b.feed else None
-    score = OVERLAP_WEIGHT * overlap + NAME_WEIGHT * min(names, 3) + AMOUNT_WEIGHT * amounts
+    # A party the catalog knows (a large exchange, a big bank) turns up in many unrelated
+    # stories; a name it does not know (a small protocol, a defendant) rarely recurs.
+    known = pa.entity_words | pb.entity_words
+    rare = sum(1 for word in common if not word.startswith("amount:") and word not in known)
+    score = (
+        OVERLAP_WEIGHT * overlap
+        + NAME_WEIGHT * min(names, 3)
+        + RARE_NAME_WEIGHT * min(rare, 1)
+        + AMOUNT_WEIGHT * amounts
+    )
     if a.action and a.action == b.action:
         score += SAME_ACTION
     if shared_case:
         score += 0.4
     if a.penalty_usd and b.penalty_usd:
         score += 0.15  # the same amount
-    if (a.action is None) != (b.action is None):
-        score -= ACTION_MISMATCH  # an enforcement item and a market piece naming the same firm
+    if (a.action is None) != (b.action is None) and not telling_amount:
+        # An enforcement item and a market piece naming the same firm; a market piece seldom
+        # repeats an unround amount, while a headline's verb often escapes the action tagger.
+        score -= ACTION_MISMATCH
     return score
 
 

@@ -196,6 +196,8 @@ class Updater:
         if not states:
             return
         pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(states))))
+        # "Not modified" results are written in batches (see _NotModified).
+        unchanged = _NotModified(self.store)
         try:
             futures: dict[Future[FetchResult], tuple[FeedState, float]] = {}
             for state in states:
@@ -212,16 +214,19 @@ class Updater:
                     result: FetchResult | FeedError = future.result()
                 except FeedError as exc:
                     result = exc
-                outcome = self._store_result(state, result)
+                outcome = self._store_result(state, result, unchanged)
                 outcome = _with_seconds(outcome, time.monotonic() - started)
                 _log_outcome(outcome)
                 yield outcome
         finally:
+            unchanged.flush()
             # On a stop, fetches not started are cancelled and running ones are not waited for.
             stopping = self.stop is not None and self.stop.is_set()
             pool.shutdown(wait=not stopping, cancel_futures=True)
 
-    def _store_result(self, state: FeedState, result: FetchResult | FeedError) -> FeedOutcome:
+    def _store_result(
+        self, state: FeedState, result: FetchResult | FeedError, unchanged: _NotModified
+    ) -> FeedOutcome:
         now = self.clock()
         url = state.permanent_url or state.url
         if isinstance(result, FetchResult) and result.status is FetchStatus.OK:
@@ -245,7 +250,7 @@ class Updater:
                     next_check=next_check_after(now, state.interval, max_age=result.max_age),
                 )
         if isinstance(result, FetchResult):  # not modified
-            self.store.apply_update(
+            unchanged.add(
                 FeedUpdateIntent(
                     feed=state.name,
                     fetched=now,
@@ -278,6 +283,33 @@ class Updater:
             )
         )
         return FeedOutcome(feed=state.name, url=url, status=FetchStatus.ERROR, error=result.reason)
+
+
+class _NotModified:
+    """Feed states of "not modified" answers, written together: in an all-304 poll one
+    commit per feed cost more than the HTTP request. A batch is written when it is full or a
+    second old (well inside any lease) and when the run ends; lost in a crash, it only means
+    those feeds are asked again."""
+
+    BATCH = 100
+    MAX_AGE = 1.0  # seconds
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[FeedUpdateIntent] = []
+        self.since = 0.0
+
+    def add(self, intent: FeedUpdateIntent) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(intent)
+        if len(self.pending) >= self.BATCH or time.monotonic() - self.since > self.MAX_AGE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.store.apply_updates(batch)
 
 
 def _with_seconds(outcome: FeedOutcome, seconds: float) -> FeedOutcome:

@@ -7,7 +7,8 @@ database failure, naming the database.
 Feeds
     ``sync_feeds``, ``ensure_feed``, ``get_feeds``, ``get_feed``, ``find_feed_by_url``
 Updates
-    ``apply_update``: one fetch's articles and the feed's new state, in one transaction
+    ``apply_update``: one fetch's articles and the feed's new state, in one transaction;
+    ``apply_updates``: several of them in one transaction
 Articles
     ``get_article``, ``get_articles``, ``count_articles``
 Search
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
 
 from aggregator.errors import NotFoundError, SchemaError, StoreError
 from aggregator.records import (
@@ -66,6 +69,7 @@ class Store:
         self.display_url = display_url(url)
         self._engine = make_engine(url)
         self.dialect = self._engine.dialect.name
+        self._story_features = _stories.FeatureCache()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -163,17 +167,40 @@ class Store:
         """Write one fetch's articles, their stories (when ``choose_story`` is given) and the
         feed's new state (validators, status, error, next check, lease released) in one
         transaction: a crash leaves either all of it or none."""
+        return self.apply_updates([intent], choose_story)[0]
+
+    def apply_updates(
+        self, intents: Sequence[FeedUpdateIntent], choose_story: _stories.Chooser | None = None
+    ) -> list[StoreCounts]:
+        """``apply_update`` for several fetches in one transaction: a poll where most feeds
+        answer "not modified" costs one commit, not one per feed."""
+        plain = [intent for intent in intents if _feeds.is_plain_not_modified(intent)]
+        bulk = {id(intent) for intent in plain}
         with wrap_errors(self.url), write_transaction(self._engine) as connection:
-            feed = _feeds.feed_id(connection, intent.feed)
-            counts = StoreCounts()
-            if intent.status is FetchStatus.OK and intent.articles:
-                counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
-                if choose_story is not None and counts.new_ids:
-                    _stories.assign_stories(
-                        connection, counts.new_ids, choose_story, intent.fetched
-                    )
-            _feeds.apply_state(connection, feed, intent)
-            return counts
+            _feeds.apply_not_modified(connection, plain)
+            return [
+                self._apply(connection, intent, choose_story)
+                if id(intent) not in bulk
+                else StoreCounts()
+                for intent in intents
+            ]
+
+    def _apply(
+        self,
+        connection: Connection,
+        intent: FeedUpdateIntent,
+        choose_story: _stories.Chooser | None,
+    ) -> StoreCounts:
+        feed = _feeds.feed_id(connection, intent.feed)
+        counts = StoreCounts()
+        if intent.status is FetchStatus.OK and intent.articles:
+            counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
+            if choose_story is not None and counts.new_ids:
+                _stories.assign_stories(
+                    connection, counts.new_ids, choose_story, intent.fetched, self._story_features
+                )
+        _feeds.apply_state(connection, feed, intent)
+        return counts
 
     # -- articles -----------------------------------------------------------------------------
 

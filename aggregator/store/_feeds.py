@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from aggregator._dates import as_utc
 from aggregator.errors import NotFoundError
@@ -109,6 +109,59 @@ def find_feed_by_url(connection: Connection, urls: Iterable[str]) -> str | None:
         return None
     query = select(feeds.c.name).where(feeds.c.url.in_(wanted) | feeds.c.permanent_url.in_(wanted))
     return connection.execute(query.order_by(feeds.c.id).limit(1)).scalar()
+
+
+_NOT_MODIFIED = (
+    feeds.update()
+    .where(feeds.c.name == bindparam("feed"))
+    .values(
+        last_fetched=bindparam("fetched"),
+        last_status=FetchStatus.NOT_MODIFIED.value,
+        next_check=bindparam("next"),
+        http_status=bindparam("http"),
+        etag=bindparam("new_etag"),
+        last_modified=bindparam("new_last_modified"),
+        permanent_url=func.coalesce(bindparam("permanent"), feeds.c.permanent_url),
+        lease_owner=None,
+        lease_expires=None,
+        last_error=None,
+        consecutive_failures=0,
+        last_success=bindparam("fetched"),
+    )
+)
+
+
+def is_plain_not_modified(intent: FeedUpdateIntent) -> bool:
+    """A "not modified" answer from the network that carries its validators: nothing but the
+    feed's schedule changes, which ``apply_not_modified`` writes in bulk."""
+    return (
+        intent.status is FetchStatus.NOT_MODIFIED
+        and intent.from_network
+        and intent.validators is not None
+        and not intent.articles
+        and not intent.disable
+    )
+
+
+def apply_not_modified(connection: Connection, intents: Sequence[FeedUpdateIntent]) -> None:
+    """``apply_state`` for many "not modified" answers in one statement (a poll where nearly
+    every feed answers 304 is the common case)."""
+    rows = [
+        {
+            "feed": intent.feed,
+            "fetched": intent.fetched,
+            "next": intent.next_check,
+            "http": intent.http_status,
+            "new_etag": intent.validators.etag if intent.validators else None,
+            "new_last_modified": intent.validators.last_modified if intent.validators else None,
+            "permanent": intent.permanent_url,
+        }
+        for intent in intents
+    ]
+    if rows and connection.execute(_NOT_MODIFIED, rows).rowcount != len(rows):
+        known = set(connection.execute(select(feeds.c.name)).scalars())
+        missing = next(intent.feed for intent in intents if intent.feed not in known)
+        raise NotFoundError(f"no feed named {missing!r} in the store")
 
 
 def apply_state(connection: Connection, feed: int, intent: FeedUpdateIntent) -> None:
