@@ -215,6 +215,25 @@ def test_search_filters(filled: Store) -> None:
     assert len(_titles(filled, "sec", limit=2)) == 2
 
 
+def test_search_ranks_the_newest_matches_and_filters_before_the_cut(
+    filled: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.store import _search_sqlite
+
+    if filled.dialect != "sqlite":
+        pytest.skip("the ranking window is how FTS5 search stays fast; tsvector needs none")
+    monkeypatch.setattr(_search_sqlite, "RANKED_MATCHES", 2)
+    # "binance" matches s1, p1 and p2; p1 and p2 were stored last, so they are the window of
+    # two, and the regulator's s1, stored first, is not ranked although it would win...
+    assert _titles(filled, "binance", limit=1) == ["press:SEC charges Binance and its founder"]
+    # ...but a filter narrows the matches before the cut, so nothing is lost to it...
+    assert _titles(filled, "binance", sources=("sec",), limit=1) == [
+        "sec:SEC charges Binance and its founder"
+    ]
+    # ...and a limit larger than the window widens it.
+    assert _titles(filled, "binance", limit=3)[0] == "sec:SEC charges Binance and its founder"
+
+
 def test_search_snippet_highlights_the_summary_match(filled: Store) -> None:
     hits = filled.search(parse_query("volumes")[0], ArticleFilter(), NOW)
     assert hits[0].snippet.count(HIGHLIGHT_START) == 1
