@@ -96,12 +96,31 @@ def sanitize_html(value: str | None, *, plain: bool = False) -> str:
 
 
 def html_to_text(value: str, *, limit: int = MAX_SUMMARY_TEXT) -> str:
-    """The text a reader sees in sanitised HTML, whitespace collapsed."""
+    """The text a reader sees in HTML that ``sanitize_html`` produced, whitespace collapsed.
+
+    Only for that HTML: its serialiser writes every ``<`` of the text as ``&lt;``, quotes
+    every attribute value with ``"`` and keeps no comments, so a tag is exactly what
+    ``_SANITISED_TAG`` matches and a regular expression reads it as a browser would, at a
+    tenth of the cost of an HTML parser (tests/test_extract.py holds it to the parser's
+    reading). Raw HTML goes through ``clean_text``.
+    """
     if not value:
         return ""
-    text = _visible_text(value) if _MARKUP_HINT.search(value) else value
+    text = value
+    if "<" in text:
+        text = _SANITISED_TAG.sub(_tag_gap, text)
+    if "&" in text:
+        text = html.unescape(text)
     text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
     return _WHITESPACE.sub(" ", text).strip()[:limit]
+
+
+_SANITISED_TAG = re.compile(r'</?([a-zA-Z][a-zA-Z0-9]*)(?:[^">]|"[^"]*")*>')
+
+
+def _tag_gap(tag: re.Match[str]) -> str:
+    # Block elements separate words, inline ones do not ("Stable<em>coin</em>" is one word).
+    return " " if tag.group(1).lower() in _BLOCK_TAGS else ""
 
 
 def build_article(entry: RawEntry, *, base_url: str | None, now: datetime) -> Article:
