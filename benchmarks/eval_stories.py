@@ -46,13 +46,15 @@ class Report:
         return self.true_positive / wanted if wanted else 1.0
 
 
-def evaluate(path: Path = DEFAULT_SET) -> Report:
+def evaluate(path: Path = DEFAULT_SET, url: str | None = None) -> Report:
+    """Score story grouping on the set at ``path``, in a temporary SQLite store or, given
+    ``url``, in that (empty) store."""
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     items.sort(key=lambda item: item["published"])
     catalog = load_catalog()
     report = Report(items=len(items))
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(f"sqlite:///{Path(folder) / 'stories.sqlite'}")
+        store = open_store(url or f"sqlite:///{Path(folder) / 'stories.sqlite'}")
         now = datetime.fromisoformat(items[-1]["published"].replace("Z", "+00:00"))
         sources = {}
         for item in items:

@@ -218,11 +218,10 @@ def test_search_filters(filled: Store) -> None:
 def test_search_ranks_the_newest_matches_and_filters_before_the_cut(
     filled: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aggregator.store import _search_sqlite
+    from aggregator.store import _search_postgresql, _search_sqlite
 
-    if filled.dialect != "sqlite":
-        pytest.skip("the ranking window is how FTS5 search stays fast; tsvector needs none")
     monkeypatch.setattr(_search_sqlite, "RANKED_MATCHES", 2)
+    monkeypatch.setattr(_search_postgresql, "RANKED_MATCHES", 2)
     # "binance" matches s1, p1 and p2; p1 and p2 were stored last, so they are the window of
     # two, and the regulator's s1, stored first, is not ranked although it would win...
     assert _titles(filled, "binance", limit=1) == ["press:SEC charges Binance and its founder"]

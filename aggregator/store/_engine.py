@@ -35,6 +35,8 @@ def make_engine(url: str) -> Engine:
             _configure_sqlite(engine)
         else:
             engine = create_engine(parsed, pool_pre_ping=True)
+            if engine.dialect.name == "postgresql":
+                _configure_postgresql(engine)
     except NoSuchModuleError as exc:
         raise ConfigError(f"unsupported database URL: {display_url(url)}", key="--db") from exc
     except ImportError as exc:
@@ -67,6 +69,18 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Every statement planned for its own values: psycopg prepares a statement after five
+        # runs, and PostgreSQL may then keep a generic plan chosen while the tables were
+        # nearly empty (story lookups on a growing store went from 0.5 ms to 20 ms and more).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+        cursor.close()
+        dbapi_connection.commit()
 
 
 @contextlib.contextmanager

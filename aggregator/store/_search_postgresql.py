@@ -19,6 +19,7 @@ from aggregator.records import (
 )
 from aggregator.store._articles import apply_filter, article_columns, article_from_row
 from aggregator.store._search_sqlite import (
+    RANKED_MATCHES,
     RECENCY_BONUS,
     RECENCY_HALF_LIFE_DAYS,
     REGULATOR_BONUS,
@@ -66,31 +67,51 @@ def search(
     age_days = func.greatest(0.0, func.extract("epoch", now - articles.c.published) / 86400.0)
     recency = 1.0 + RECENCY_BONUS / (1.0 + age_days / RECENCY_HALF_LIFE_DAYS)
     kind_bonus = case((feeds.c.kind == "regulator", REGULATOR_BONUS), else_=1.0)
-    statement = select(*article_columns()).select_from(
-        articles.join(feeds, feeds.c.id == articles.c.feed_id)
+    joined = articles.join(feeds, feeds.c.id == articles.c.feed_id)
+    order = (literal_column("score").desc(), articles.c.published.desc(), articles.c.id.desc())
+    if positive is None:
+        statement = select(
+            *article_columns(),
+            (recency * kind_bonus).label("score"),
+            literal_column("''").label("snippet"),
+            literal_column("''").label("title_snippet"),
+        ).select_from(joined)
+        statement = apply_filter(statement.where(~SEARCH.op("@@")(negative)), where)
+        return [_hit(row) for row in connection.execute(statement.order_by(*order).limit(limit))]
+    # As on SQLite (see _search_sqlite.search): ts_rank_cd reads every match's tsvector, so
+    # only the newest RANKED_MATCHES matches (after filters) are ranked, and only the hits
+    # shown get a ts_headline.
+    matching = select(articles.c.id).select_from(joined).where(SEARCH.op("@@")(positive))
+    if negative is not None:
+        matching = matching.where(~SEARCH.op("@@")(negative))
+    window = (
+        apply_filter(matching, where)
+        .order_by(articles.c.id.desc())
+        .limit(max(RANKED_MATCHES, limit))
+        .subquery()
+    )
+    score = func.ts_rank_cd(SEARCH, positive) * recency * kind_bonus
+    ranked = (
+        select(articles.c.id, score.label("score"))
+        .select_from(joined.join(window, window.c.id == articles.c.id))
+        .order_by(*order)
+        .limit(limit)
+        .subquery()
     )
     options = f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=30, MinWords=12"
-    if positive is not None:
-        score = func.ts_rank_cd(SEARCH, positive) * recency * kind_bonus
-        statement = statement.add_columns(
-            score.label("score"),
+    statement = (
+        select(
+            *article_columns(),
+            ranked.c.score,
             func.ts_headline("english", articles.c.summary_text, positive, options).label(
                 "snippet"
             ),
             func.ts_headline("english", articles.c.title, positive, options).label("title_snippet"),
-        ).where(SEARCH.op("@@")(positive))
-    else:
-        statement = statement.add_columns(
-            (recency * kind_bonus).label("score"),
-            literal_column("''").label("snippet"),
-            literal_column("''").label("title_snippet"),
         )
-    if negative is not None:
-        statement = statement.where(~SEARCH.op("@@")(negative))
-    statement = apply_filter(statement, where).order_by(
-        literal_column("score").desc(), articles.c.published.desc(), articles.c.id.desc()
+        .select_from(joined.join(ranked, ranked.c.id == articles.c.id))
+        .order_by(ranked.c.score.desc(), articles.c.published.desc(), articles.c.id.desc())
     )
-    return [_hit(row) for row in connection.execute(statement.limit(limit))]
+    return [_hit(row) for row in connection.execute(statement)]
 
 
 def _hit(row: Any) -> SearchHit:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, column, func, literal_column, select, table
+from sqlalchemy.dialects import postgresql  # noqa: F401 - gives func.to_tsquery its types
 
 from aggregator._dates import as_utc
 from aggregator.dedup import (
@@ -149,10 +150,15 @@ def _lookup(dialect: str, match: Any, nearest_first: bool) -> Any:
     return query.limit(CANDIDATE_LIMIT)
 
 
+# PostgreSQL: the generated tsvector column (migration 0006), its lexemes matched as prefixes.
+_WORDS_MATCH_POSTGRESQL = literal_column("articles.search").op("@@")(
+    func.to_tsquery("english", bindparam("expression"))
+)
 _LOOKUPS = {
-    (dialect, name): _lookup(dialect, match, nearest_first=name == "entity")
-    for dialect in ("sqlite", "postgresql")
-    for name, match in (("entity", _ENTITY_MATCH), ("words", _WORDS_MATCH))
+    ("sqlite", "entity"): _lookup("sqlite", _ENTITY_MATCH, nearest_first=True),
+    ("sqlite", "words"): _lookup("sqlite", _WORDS_MATCH, nearest_first=False),
+    ("postgresql", "entity"): _lookup("postgresql", _ENTITY_MATCH, nearest_first=True),
+    ("postgresql", "words"): _lookup("postgresql", _WORDS_MATCH_POSTGRESQL, nearest_first=False),
 }
 
 
@@ -173,10 +179,13 @@ def _candidates(
             _LOOKUPS[dialect, "entity"], {**bounds, "entities": sorted(article.entities)}
         )
         versions.update((row.id, row) for row in rows)
-    words = retrieval_words(article)
-    if words and dialect == "sqlite":
+    words = retrieval_words(article)  # letters and digits only: no query syntax
+    if words:
         # Tokens are crude stems ("confid" for "confidential"): match them as prefixes.
-        expression = " OR ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        if dialect == "sqlite":
+            expression = " OR ".join(f'"{word}"*' for word in words)
+        else:
+            expression = " | ".join(f"{word}:*" for word in words)
         rows = connection.execute(_LOOKUPS[dialect, "words"], {**bounds, "expression": expression})
         versions.update((row.id, row) for row in rows)
     versions.pop(article.article_id, None)
