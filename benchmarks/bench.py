@@ -224,13 +224,21 @@ def _timed_update(updater: Updater, sources: Sequence[FeedSource]) -> tuple[floa
 
 
 def run_ingest(
-    farm: FarmProcess, folder: Path, feeds: int, items: int, catalog: Catalog
+    farm: FarmProcess,
+    folder: Path,
+    feeds: int,
+    items: int,
+    catalog: Catalog,
+    *,
+    url: str | None = None,
+    namespace: str = "ours",
 ) -> IngestRun:
-    """Cold ingest into a fresh store, an all-304 re-poll, then 10% of feeds with 5 new items,
-    with the same Updater and Fetcher settings the issue names (concurrency 16, per host 16)."""
-    path = folder / f"ours-{feeds}x{items}.sqlite"
-    store = open_store(f"sqlite:///{path}")
-    sources = sources_for(farm.feed_urls("ours", feeds, items))
+    """Cold ingest into a fresh store (a SQLite file in ``folder``, or ``url``), an all-304
+    re-poll, then 10% of feeds with 5 new items, with the same Updater and Fetcher settings
+    the issue names (concurrency 16, per host 16)."""
+    path = folder / f"{namespace}-{feeds}x{items}.sqlite"
+    store = open_store(url or f"sqlite:///{path}")
+    sources = sources_for(farm.feed_urls(namespace, feeds, items))
     fetcher = Fetcher(HttpConfig(concurrency=16, per_host=16))
     updater = Updater(store, fetcher, catalog)
     cold, outcomes = _timed_update(updater, sources)
@@ -243,7 +251,7 @@ def run_ingest(
         seconds, outcomes = _timed_update(updater, sources)
         repolls.append(seconds)
     not_modified = sum(1 for o in outcomes if o.status is FetchStatus.NOT_MODIFIED)
-    farm.add_items("ours", items, fraction=0.1, count=5)
+    farm.add_items(namespace, items, fraction=0.1, count=5)
     update, outcomes = _timed_update(updater, sources)
     errors += [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
     fetcher.close()
@@ -509,6 +517,133 @@ def run_reader(
     return json.loads(done.stdout)
 
 
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgresql_schema(server: str) -> tuple[str, Callable[[], None]] | str:
+    """A fresh schema on ``server`` as (store URL, drop it), or why PostgreSQL is skipped."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"aggregator_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        engine = create_engine(server, connect_args={"connect_timeout": 3})
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # any failure: the phase is skipped with the reason
+        return f"PostgreSQL not reachable at {server}: {type(exc).__name__}"
+
+    def drop() -> None:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options=-csearch_path%3D{schema}", drop
+
+
+def postgresql_bytes(store: Store) -> int:
+    """Tables, indexes and TOAST of the store's schema."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(store.url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def run_postgresql(
+    plan: Plan,
+    farm: FarmProcess,
+    folder: Path,
+    catalog: Catalog,
+    queries: Sequence[str],
+    results: Results,
+) -> None:
+    """The smallest cold ingest and the search figures again, on PostgreSQL."""
+    made = postgresql_schema(plan.postgresql or DEFAULT_PG)
+    if isinstance(made, str):
+        print(f"  skipped: {made}")
+        return
+    url, drop = made
+    try:
+        feeds, items = plan.sizes[0]
+        run = run_ingest(farm, folder, feeds, items, catalog, url=url, namespace="pg")
+        rate = run.entries / run.cold_seconds
+        results.add(
+            Row(
+                f"PostgreSQL cold ingest {feeds}x{items}",
+                rate,
+                "entries/s",
+                ">= 5,000",
+                rate >= 5000,
+                f"{run.entries:,} entries in {run.cold_seconds:.1f} s",
+            )
+        )
+        per_feed = run.repoll_seconds * 1000 / feeds
+        results.add(
+            Row(
+                f"PostgreSQL all-304 re-poll {feeds}x{items}",
+                per_feed,
+                "ms/feed",
+                "<= 0.5",
+                per_feed <= 0.5,
+                f"{run.repoll_not_modified}/{feeds} answered 304; median of 3",
+            )
+        )
+        have = run.store.count_articles()
+        if have < plan.search_articles:
+            missing = -(-(plan.search_articles - have) // 50)
+            bulk_fill(run.store, first_feed=30_000, feeds=missing, items=50)
+        have = run.store.count_articles()
+        run.store.optimize()
+        latencies = time_search(run.store, queries, catalog)
+        p95 = percentile(latencies, 0.95)
+        results.add(
+            Row(
+                f"PostgreSQL search p50 at {have:,}",
+                statistics.median(latencies),
+                "ms",
+                note=f"{len(queries)} queries",
+            )
+        )
+        results.add(
+            Row(
+                f"PostgreSQL search p95 at {have:,}",
+                p95,
+                "ms",
+                "<= 10 at 100,000",
+                p95 <= 10,
+                f"max {max(latencies):.1f} ms" + _scaled(have, 100_000),
+            )
+        )
+        size = postgresql_bytes(run.store)
+        results.add(
+            Row(
+                "PostgreSQL store size per 1,000 articles",
+                size * 1000 / max(have, 1) / MIB,
+                "MiB",
+                note=f"{size / MIB:.0f} MiB for {have:,} articles, indexes included",
+            )
+        )
+        run.store.close()
+    finally:
+        drop()
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -523,6 +658,7 @@ class Plan:
     tag_items: int
     latency: float
     reader: bool
+    postgresql: str | None = None  # server URL; None: skip the PostgreSQL phase
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -535,6 +671,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan = Plan(((100, 20),), 10_000, 200, 1_500, 3_000, args.latency, reader)
     else:
         plan = Plan(((300, 50), (2000, 10)), 100_000, 200, 5_000, 20_000, args.latency, reader)
+    plan = replace(plan, postgresql=None if args.no_postgresql else args.postgresql)
     if args.feeds or args.items:
         feeds = args.feeds or plan.sizes[-1][0]
         items = args.items or plan.sizes[-1][1]
@@ -695,6 +832,14 @@ def run(plan: Plan) -> Results:
                 Row("peak RSS (bench process, farm excluded)", rss, "MiB", "<= 250", rss <= 250)
             )
 
+            print("\n[PostgreSQL]", flush=True)
+            if plan.postgresql is None:
+                print("  skipped (--no-postgresql)")
+            else:
+                started = time.perf_counter()
+                run_postgresql(plan, farm, folder, catalog, queries, results)
+                results.timings["postgresql"] = time.perf_counter() - started
+
             print("\n[lemon24/reader]", flush=True)
             if not plan.reader:
                 print("  skipped (--no-reader)")
@@ -767,6 +912,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--digest-articles", type=int, help="articles on the digest's day")
     parser.add_argument("--latency", type=float, default=0.0, help="ms the farm adds per request")
     parser.add_argument("--no-reader", action="store_true", help="skip the reader comparison")
+    parser.add_argument(
+        "--postgresql",
+        metavar="URL",
+        default=os.environ.get("AGGREGATOR_BENCH_PG", DEFAULT_PG),
+        help="PostgreSQL server for the PostgreSQL phase (a fresh schema is made and dropped)",
+    )
+    parser.add_argument("--no-postgresql", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-')")
     args = parser.parse_args(argv)
     plan = make_plan(args)
