@@ -342,7 +342,7 @@ class _Profile:
     names_a_party: bool
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=8_192)  # about 4 KB each; see store._stories.FeatureCache
 def _profile(tokens: frozenset[str], anchors: frozenset[str], entities: frozenset[str]) -> _Profile:
     title = frozenset(w for w in tokens if w.startswith(TITLE))
     entity_words = frozenset(_name_words(entities))

@@ -127,16 +127,14 @@ def build_digest(
         )
     article_count = store.count_articles(ArticleFilter(since=start, until=end))
     in_enforcement = sum(1 for s in enforcement for a in s.articles if start <= a.published < end)
-    previous = []
-    for back in range(1, 8):
-        first, last = day_window(day - timedelta(days=back), config.timezone)
-        previous.append(
-            sum(
-                1
-                for s in store.get_stories(ArticleFilter(since=first, until=last))
-                if _is_enforcement(s) and first <= s.lead.published < last
-            )
-        )
+    # The seven days before, read in one pass (a story spanning days is loaded once) and
+    # counted by the day of their lead.
+    windows = [day_window(day - timedelta(days=back), config.timezone) for back in range(1, 8)]
+    week = store.get_stories(ArticleFilter(since=windows[-1][0], until=windows[0][1]))
+    previous = [
+        sum(1 for s in week if _is_enforcement(s) and first <= s.lead.published < last)
+        for first, last in windows
+    ]
     watchlist = tuple(watchlist)
     return Digest(
         day=day,

@@ -25,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -324,23 +325,29 @@ def bulk_fill(store: Store, *, first_feed: int, feeds: int, items: int) -> int:
     now = datetime.now(UTC)
     sources = bulk_sources(first_feed, feeds)
     store.sync_feeds(sources, now)
-    jobs = [(first_feed + n, items, source.url) for n, source in enumerate(sources)]
+    workers = os.cpu_count() or 1
     written = 0
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for source, articles in zip(
-            sources, pool.map(clean_and_tag, jobs, chunksize=4), strict=True
-        ):
-            counts = store.apply_update(
-                FeedUpdateIntent(
-                    feed=source.name,
-                    fetched=now,
-                    status=FetchStatus.OK,
-                    next_check=now,
-                    articles=articles,
-                    from_network=False,
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # A few feeds in flight, not all: pool.map would queue every feed's articles in this
+        # process (2,000 feeds x 50 items is half a gigabyte), and the peak RSS reported
+        # would be the harness's, not the store's.
+        pending: deque[tuple[FeedSource, Future[tuple[Article, ...]]]] = deque()
+        for n, source in enumerate(sources):
+            job = (first_feed + n, items, source.url)
+            pending.append((source, pool.submit(clean_and_tag, job)))
+            while len(pending) > workers * 4 or (pending and n == len(sources) - 1):
+                done, future = pending.popleft()
+                counts = store.apply_update(
+                    FeedUpdateIntent(
+                        feed=done.name,
+                        fetched=now,
+                        status=FetchStatus.OK,
+                        next_check=now,
+                        articles=future.result(),
+                        from_network=False,
+                    )
                 )
-            )
-            written += counts.new
+                written += counts.new
     return written
 
 
