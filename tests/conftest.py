@@ -420,6 +420,15 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def db_url_on_both(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL on each backend; a module runs its command-line tests on both by defining
+    ``db_url`` as this."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The store on each backend."""
     url = (

@@ -16,6 +16,13 @@ from click.testing import Result
 from aggregator.store.migrate import head_revision
 from tests.conftest import FeedServer, feeds_config
 
+
+@pytest.fixture
+def db_url(db_url_on_both: str) -> str:
+    """These commands run on SQLite and on PostgreSQL."""
+    return db_url_on_both
+
+
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Enforcement wire</title><link>https://wire.test/</link>
 <item><title>Regulator fines Acme Exchange $4 million</title>

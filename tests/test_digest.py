@@ -14,6 +14,13 @@ from click.testing import Result
 from aggregator.mail import build_message, header_text
 from tests.conftest import DroppingSmtpServer, FeedServer, SmtpSink
 
+
+@pytest.fixture
+def db_url(db_url_on_both: str) -> str:
+    """These commands run on SQLite and on PostgreSQL."""
+    return db_url_on_both
+
+
 SEC = """<?xml version="1.0"?><rss version="2.0"><channel><title>SEC</title>
 <item><title>SEC Charges Lumora Finance Founder With Defrauding Investors</title>
 <guid>sec-1</guid><link>https://sec.test/lumora</link><pubDate>Tue, 03 Mar 2026 14:00:00 GMT</pubDate>

@@ -8,10 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
+import pytest
 from click.testing import Result
 
 from aggregator.config import STARTER, load_config
 from tests.conftest import FeedServer
+
+
+@pytest.fixture
+def db_url(db_url_on_both: str) -> str:
+    """These commands run on SQLite and on PostgreSQL."""
+    return db_url_on_both
+
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,13 @@ from click.testing import Result
 from aggregator.store import open_store
 from tests.conftest import FeedServer
 
+
+@pytest.fixture
+def db_url(db_url_on_both: str) -> str:
+    """These commands run on SQLite and on PostgreSQL."""
+    return db_url_on_both
+
+
 REGULATOR = """<?xml version="1.0"?><rss version="2.0"><channel><title>SEC</title>
 <item><title>SEC Charges Binance Entities and Founder Changpeng Zhao</title><guid>sec-1</guid>
 <link>https://sec.test/1</link><pubDate>Mon, 05 Jun 2023 12:00:00 GMT</pubDate>

@@ -18,7 +18,7 @@ from tests.conftest import FeedServer, SmtpSink
 
 pytestmark = pytest.mark.slow
 
-FEEDS = 60
+FEEDS = 200
 INTERVAL = 60  # the shortest interval a feed may have
 
 
