@@ -71,6 +71,10 @@ def _digest(value: object) -> str:
 # -- stories: the same event reported by several sources ----------------------------------------
 
 STORY_WINDOW_HOURS = 72
+# A later piece on the same event ("six days on: ...") may still join its story within a week,
+# on stronger evidence than coverage of the day: see story_similarity.
+FOLLOW_UP_HOURS = 168
+FOLLOW_UP_MARGIN = 0.15
 STORY_THRESHOLD = 0.45  # below this, two articles are different stories
 # Weights measured on tests/data/stories/eval.jsonl (python -m benchmarks.eval_stories).
 OVERLAP_WEIGHT = 1.0
@@ -378,8 +382,9 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
     amount, only near-identical wording from two different sources counts.
     """
     hours = abs((a.published - b.published).total_seconds()) / 3600
-    if hours > STORY_WINDOW_HOURS or a.article_id == b.article_id or a.roundup or b.roundup:
+    if hours > FOLLOW_UP_HOURS or a.article_id == b.article_id or a.roundup or b.roundup:
         return None
+    follow_up = hours > STORY_WINDOW_HOURS
     if a.case_numbers and b.case_numbers and not a.case_numbers & b.case_numbers:
         return None
     if a.penalty_usd and b.penalty_usd:
@@ -420,6 +425,11 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
     # stories; a name it does not know (a small protocol, a defendant) rarely recurs.
     known = pa.entity_words | pb.entity_words
     rare = sum(1 for word in common if not word.startswith("amount:") and word not in known)
+    if follow_up and not (shared_case or (names >= 2 and rare) or (names and telling_amount)):
+        # Past the window a shared firm is not enough (a big exchange is in the news every
+        # week): the same case, two names one of them rare, or a name and the same unround
+        # amount.
+        return None
     score = (
         OVERLAP_WEIGHT * overlap
         + NAME_WEIGHT * min(names, 3)
@@ -436,7 +446,7 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
         # An enforcement item and a market piece naming the same firm; a market piece seldom
         # repeats an unround amount, while a headline's verb often escapes the action tagger.
         score -= ACTION_MISMATCH
-    return score
+    return score - FOLLOW_UP_MARGIN if follow_up else score
 
 
 def choose_story(article: StoryFeatures, candidates: Iterable[StoryFeatures]) -> int | None:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql  # noqa: F401 - gives func.to_tsquery
 
 from aggregator._dates import as_utc
 from aggregator.dedup import (
+    FOLLOW_UP_HOURS,
     STORY_WINDOW_HOURS,
     StoryFeatures,
     is_roundup,
@@ -176,8 +177,17 @@ def _candidates(
     dialect = connection.dialect.name
     versions: dict[int, Any] = {}
     if article.entities:
+        # A follow-up a week later is found by the parties it names (nearest first, so the
+        # window's own articles come before it).
+        week = timedelta(hours=FOLLOW_UP_HOURS)
         rows = connection.execute(
-            _LOOKUPS[dialect, "entity"], {**bounds, "entities": sorted(article.entities)}
+            _LOOKUPS[dialect, "entity"],
+            {
+                **bounds,
+                "since": article.published - week,
+                "until": article.published + week,
+                "entities": sorted(article.entities),
+            },
         )
         versions.update((row.id, row) for row in rows)
     words = retrieval_words(article)  # letters and digits only: no query syntax
