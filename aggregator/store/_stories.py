@@ -234,6 +234,7 @@ def assign_stories(
     fresh.sort(key=lambda row: row.id)
     joining: list[dict[str, Any]] = []
     alone: list[Any] = []
+    joiners: dict[int, list[Any]] = {}
     for row in fresh:
         if row.story_id is not None:
             continue
@@ -243,6 +244,7 @@ def assign_stories(
             alone.append(row)
         else:
             joining.append({"row_id": row.id, "new_story": story_id})
+            joiners.setdefault(story_id, []).append(row)
     if alone:
         inserted = connection.execute(
             stories.insert().returning(stories.c.id, sort_by_parameter_order=True),
@@ -265,10 +267,8 @@ def assign_stories(
     if not joining:
         return
     connection.execute(_SET_STORY, joining)
-    started = {entry["new_story"] for entry in joining[len(joining) - len(alone) :]}
-    joined = sorted({entry["new_story"] for entry in joining} - started)
-    if joined:
-        _refresh(connection, joined, now)  # a story of one says everything in its row already
+    if joiners:
+        _extend(connection, joiners, now)  # a story of one says everything in its row already
 
 
 _ID_BATCH = 500
@@ -279,41 +279,56 @@ _SET_STORY = (
 )
 
 
-def _refresh(connection: Connection, story_ids: Sequence[int], now: datetime) -> None:
-    """Recompute stories' leads, dates and sizes from their members (ids and dates only)."""
-    members: dict[int, list[Any]] = {}
-    for start in range(0, len(story_ids), _ID_BATCH):
-        rows = connection.execute(
-            select(
-                articles.c.id,
-                articles.c.story_id,
-                articles.c.title,
-                articles.c.published,
-                feeds.c.kind,
-            )
-            .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
-            .where(articles.c.story_id.in_(story_ids[start : start + _ID_BATCH]))
+_lead = articles.alias("lead")
+_lead_feed = feeds.alias("lead_feed")
+_STORY_STATE = (
+    select(
+        stories.c.id,
+        stories.c.first_published,
+        stories.c.last_published,
+        stories.c.article_count,
+        _lead.c.id.label("lead_id"),
+        _lead.c.title.label("lead_title"),
+        _lead.c.published.label("lead_published"),
+        _lead_feed.c.kind.label("lead_kind"),
+    )
+    .select_from(
+        stories.join(_lead, _lead.c.id == stories.c.lead_article_id).join(
+            _lead_feed, _lead_feed.c.id == _lead.c.feed_id
         )
-        for row in rows:
-            members.setdefault(row.story_id, []).append(row)
+    )
+    .where(stories.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def _extend(connection: Connection, joiners: dict[int, list[Any]], now: datetime) -> None:
+    """Add new members to stories: lead, dates and size worked out from the story's row and
+    its current lead, not by reading every member again (a story of a busy week has hundreds).
+    ``joiners`` maps a story to the feature rows of the articles joining it."""
     updates = []
-    for story_id, rows in members.items():
-        dates = [as_utc(row.published) for row in rows]
-        lead_id = story_lead(
-            (row.id, row.kind == "regulator", as_utc(row.published)) for row in rows
-        )
-        lead = next(row for row in rows if row.id == lead_id)
-        updates.append(
-            {
-                "story": story_id,
-                "lead_article_id": lead.id,
-                "title": lead.title,
-                "first_published": min(dates),  # type: ignore[type-var]
-                "last_published": max(dates),  # type: ignore[type-var]
-                "article_count": len(rows),
-                "updated": now,
-            }
-        )
+    ids = sorted(joiners)
+    for start in range(0, len(ids), _ID_BATCH):
+        for story in connection.execute(_STORY_STATE, {"ids": ids[start : start + _ID_BATCH]}):
+            rows = joiners[story.id]
+            titles = {story.lead_id: story.lead_title, **{row.id: row.title for row in rows}}
+            members = [
+                (story.lead_id, story.lead_kind == "regulator", as_utc(story.lead_published)),
+                *((row.id, row.feed_kind == "regulator", as_utc(row.published)) for row in rows),
+            ]
+            dates = [as_utc(story.first_published), as_utc(story.last_published)]
+            dates += [as_utc(row.published) for row in rows]
+            lead_id = story_lead(members)  # type: ignore[arg-type]
+            updates.append(
+                {
+                    "story": story.id,
+                    "lead_article_id": lead_id,
+                    "title": titles[lead_id],
+                    "first_published": min(dates),  # type: ignore[type-var]
+                    "last_published": max(dates),  # type: ignore[type-var]
+                    "article_count": story.article_count + len(rows),
+                    "updated": now,
+                }
+            )
     if updates:
         connection.execute(
             stories.update()
