@@ -82,6 +82,11 @@ class Results:
 
     rows: list[Row] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    peak_rss: dict[str, float] = field(default_factory=dict)  # MiB, after each phase
+
+    def phase_done(self, name: str, started: float) -> None:
+        self.timings[name] = time.perf_counter() - started
+        self.peak_rss[name] = peak_rss_mib()
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -710,7 +715,7 @@ def run(plan: Plan) -> Results:
                 print(f"\n[ingest {feeds}x{items}]", flush=True)
                 started = time.perf_counter()
                 ingest_run = run_ingest(farm, folder, feeds, items, catalog)
-                results.timings[f"ingest {feeds}x{items}"] = time.perf_counter() - started
+                results.phase_done(f"ingest {feeds}x{items}", started)
                 runs[(feeds, items)] = ingest_run
                 note = f"{ingest_run.entries:,} entries in {ingest_run.cold_seconds:.1f} s"
                 if ingest_run.errors:
@@ -793,7 +798,7 @@ def run(plan: Plan) -> Results:
                     note="what `serve` housekeeping leaves",
                 )
             )
-            results.timings["search"] = time.perf_counter() - started
+            results.phase_done("search", started)
             results.timings["search store top-up"] = fill
 
             print(f"\n[digest, {plan.digest_articles:,} articles in one day]", flush=True)
@@ -820,7 +825,7 @@ def run(plan: Plan) -> Results:
                 )
             )
             digest_store.close()
-            results.timings["digest"] = time.perf_counter() - started
+            results.phase_done("digest", started)
 
             print("\n[tagging]", flush=True)
             started = time.perf_counter()
@@ -835,7 +840,7 @@ def run(plan: Plan) -> Results:
                     f"{plan.tag_items:,} items",
                 )
             )
-            results.timings["tagging"] = time.perf_counter() - started
+            results.phase_done("tagging", started)
 
             rss = peak_rss_mib()
             results.add(
@@ -848,7 +853,7 @@ def run(plan: Plan) -> Results:
             else:
                 started = time.perf_counter()
                 run_postgresql(plan, farm, folder, catalog, queries, results)
-                results.timings["postgresql"] = time.perf_counter() - started
+                results.phase_done("postgresql", started)
 
             print("\n[lemon24/reader]", flush=True)
             if not plan.reader:
@@ -887,7 +892,7 @@ def run(plan: Plan) -> Results:
                     )
                 if theirs["search_errors"]:
                     print(f"  reader rejected {theirs['search_errors']} queries")
-                results.timings["reader"] = time.perf_counter() - started
+                results.phase_done("reader", started)
             for ingest_run in runs.values():
                 ingest_run.store.close()
         finally:
@@ -907,6 +912,10 @@ def print_table(results: Results) -> None:
     print(
         f"\n{passed} passed, {failed} failed; phases: "
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.timings.items())
+    )
+    print(
+        "peak RSS after each phase: "
+        + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in results.peak_rss.items())
     )
 
 
@@ -943,6 +952,7 @@ def main(argv: list[str] | None = None) -> int:
                 "plan": plan.__dict__,
                 "rows": [row.__dict__ for row in results.rows],
                 "timings": results.timings,
+                "peak_rss_mib": results.peak_rss,
                 "python": sys.version.split()[0],
                 "cpus": os.cpu_count(),
             },
