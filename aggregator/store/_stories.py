@@ -122,17 +122,33 @@ _IN_WINDOW = (
         feeds.c.name != bindparam("feed"),
     )
 )
+# As with words (below): the newest articles tagged with one of the entities, never further
+# back than the oldest article of the week; a busy entity is tagged on thousands.
 _ENTITY_MATCH = articles.c.id.in_(
-    select(article_tags.c.article_id).where(
+    select(article_tags.c.article_id)
+    .where(
         article_tags.c.kind == "entity",
         article_tags.c.value.in_(bindparam("entities", expanding=True)),
+        article_tags.c.article_id >= bindparam("first_id"),
     )
+    .order_by(article_tags.c.article_id.desc())
+    .limit(bindparam("matches"))
 )
 _fts = table("articles_fts", column("rowid"))
+LOOKED_AT = 500  # the newest articles sharing a word, or an entity, that are looked at
+# The newest matches only: FTS5 hands them over in rowid order and stops, where taking every
+# match of eight common words meant reading most of the index for each new article (67 ms an
+# article in a store of 100,000). ``first_id`` is the oldest article of the window, so the scan
+# never goes further back than the window either.
 _WORDS_MATCH = articles.c.id.in_(
     select(_fts.c.rowid)
     .select_from(_fts)
-    .where(literal_column("articles_fts").op("MATCH")(bindparam("expression")))
+    .where(
+        literal_column("articles_fts").op("MATCH")(bindparam("expression")),
+        _fts.c.rowid >= bindparam("first_id"),
+    )
+    .order_by(_fts.c.rowid.desc())
+    .limit(bindparam("matches"))
 )
 
 
@@ -153,8 +169,17 @@ def _lookup(dialect: str, match: Any, nearest_first: bool) -> Any:
 
 
 # PostgreSQL: the generated tsvector column (migration 0006), its lexemes matched as prefixes.
-_WORDS_MATCH_POSTGRESQL = literal_column("articles.search").op("@@")(
-    func.to_tsquery("english", bindparam("expression"))
+_matching = articles.alias("matching")
+_WORDS_MATCH_POSTGRESQL = articles.c.id.in_(
+    select(_matching.c.id)
+    .where(
+        literal_column("matching.search").op("@@")(
+            func.to_tsquery("english", bindparam("expression"))
+        ),
+        _matching.c.id >= bindparam("first_id"),
+    )
+    .order_by(_matching.c.id.desc())
+    .limit(bindparam("matches"))
 )
 _LOOKUPS = {
     ("sqlite", "entity"): _lookup("sqlite", _ENTITY_MATCH, nearest_first=True),
@@ -165,8 +190,14 @@ _LOOKUPS = {
 
 
 def _candidates(
-    connection: Connection, article: StoryFeatures, cache: FeatureCache
+    connection: Connection,
+    article: StoryFeatures,
+    cache: FeatureCache,
+    first_ids: tuple[int, int],
 ) -> list[StoryFeatures]:
+    """Articles of other feeds that may report the same event: sharing a tagged entity (within
+    a week, for follow-ups) or words (within the window). ``first_ids`` are the oldest article
+    ids of the batch's window and week."""
     window = timedelta(hours=STORY_WINDOW_HOURS)
     bounds = {
         "since": article.published - window,
@@ -187,6 +218,8 @@ def _candidates(
                 "since": article.published - week,
                 "until": article.published + week,
                 "entities": sorted(article.entities),
+                "first_id": first_ids[1],
+                "matches": LOOKED_AT,
             },
         )
         versions.update((row.id, row) for row in rows)
@@ -197,7 +230,10 @@ def _candidates(
             expression = " OR ".join(f'"{word}"*' for word in words)
         else:
             expression = " | ".join(f"{word}:*" for word in words)
-        rows = connection.execute(_LOOKUPS[dialect, "words"], {**bounds, "expression": expression})
+        rows = connection.execute(
+            _LOOKUPS[dialect, "words"],
+            {**bounds, "expression": expression, "first_id": first_ids[0], "matches": LOOKED_AT},
+        )
         versions.update((row.id, row) for row in rows)
     versions.pop(article.article_id, None)
     found = []
@@ -232,14 +268,21 @@ def assign_stories(
         chunk = list(article_ids[start : start + _ID_BATCH])
         fresh.extend(connection.execute(_BY_ID, {"ids": chunk}))
     fresh.sort(key=lambda row: row.id)
+    unassigned = [row for row in fresh if row.story_id is None]
+    if not unassigned:
+        return
+    # The oldest articles of the earliest window and week: lookups never scan back past them.
+    earliest = min(as_utc(row.published) for row in unassigned)
+    window, week = (
+        connection.execute(_FIRST_SINCE, {"since": earliest - timedelta(hours=hours)}).scalar() or 0
+        for hours in (STORY_WINDOW_HOURS, FOLLOW_UP_HOURS)
+    )
     joining: list[dict[str, Any]] = []
     alone: list[Any] = []
     joiners: dict[int, list[Any]] = {}
-    for row in fresh:
-        if row.story_id is not None:
-            continue
+    for row in unassigned:
         article = cache.features(row)
-        story_id = choose(article, _candidates(connection, article, cache))
+        story_id = choose(article, _candidates(connection, article, cache, (window, week)))
         if story_id is None:
             alone.append(row)
         else:
@@ -272,6 +315,7 @@ def assign_stories(
 
 
 _ID_BATCH = 500
+_FIRST_SINCE = select(func.min(articles.c.id)).where(articles.c.published >= bindparam("since"))
 _SET_STORY = (
     articles.update()
     .where(articles.c.id == bindparam("row_id"))
