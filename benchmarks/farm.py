@@ -174,12 +174,18 @@ def make_handler(farm: Farm) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # A class attribute: the constructor calls listen() with it. The default backlog of 5
+    # dropped the SYN of a client opening many connections at once, and each cost a 1 s
+    # retransmission (an all-304 re-poll of 300 feeds read 4 ms a feed instead of 0.8).
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def serve(feeds: int, items: int, latency_ms: float) -> tuple[ThreadingHTTPServer, Farm]:
     """Start the farm on a free loopback port in a background thread."""
     farm = Farm(feeds, items, latency_ms)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(farm))
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    server = _Server(("127.0.0.1", 0), make_handler(farm))
     farm.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, name="farm", daemon=True).start()
     return server, farm
