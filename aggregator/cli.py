@@ -894,7 +894,7 @@ def retag_(app: App, everything: bool) -> None:
             on_batch=lambda n: progress.advance_by(n, "tagging"),
         )
     if app.verbosity >= 0:
-        click.echo(f"{done} article{'' if done == 1 else 's'} re-tagged")
+        click.echo(f"{_count(done, 'article')} re-tagged")
 
 
 @cli.command()
@@ -1202,11 +1202,16 @@ def status(app: App, as_json: bool, check: bool) -> None:
         for delivery in deliveries:
             click.echo(f"digest {delivery['day']} {delivery['recipient']}: {delivery['status']}")
         if problems:
-            click.echo(f"{len(problems)} problems:", err=True)
+            click.echo(f"{_count(len(problems), 'problem')}:", err=True)
             for problem in problems:
                 click.echo(f"  {problem}", err=True)
     if check and problems:
-        raise _Failure(f"unhealthy: {len(problems)} problems", 1)
+        raise _Failure(f"unhealthy: {_count(len(problems), 'problem')}", 1)
+
+
+def _count(number: int, noun: str) -> str:
+    """ "1 problem", "2 problems"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 # -- feeds -------------------------------------------------------------------------------------

@@ -101,15 +101,13 @@ def _features(row: Any) -> StoryFeatures:
     )
 
 
-def _select_features() -> Any:
-    return select(*_FEATURE_COLUMNS).select_from(
-        articles.join(feeds, feeds.c.id == articles.c.feed_id)
-    )
-
-
 # Built once with bound parameters: constructing a statement per article cost more than
 # running it.
-_BY_ID = _select_features().where(articles.c.id.in_(bindparam("ids", expanding=True)))
+_BY_ID = (
+    select(*_FEATURE_COLUMNS)
+    .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
+    .where(articles.c.id.in_(bindparam("ids", expanding=True)))
+)
 # Candidates are found by id, story and version only; the text is read for those not cached.
 _IN_WINDOW = (
     select(articles.c.id, articles.c.story_id, articles.c.content_hash)
