@@ -1,3 +1,5 @@
 from aggregator.cli import main
 
-main()
+# Guarded: worker processes (aggregator.prepare) start by importing the main module.
+if __name__ == "__main__":
+    main()

@@ -423,7 +423,7 @@ def fetch(
     store = app.store()
     interactive = sys.stderr.isatty() and not as_json and app.verbosity >= 0
     with Fetcher(config.http) as fetcher, _progress(interactive) as progress:
-        updater = Updater(store, fetcher, app.catalog)
+        updater = Updater(store, fetcher, app.catalog, processes=config.ingest.processes)
         outcomes = updater.update(
             sources,
             only_due=not (fetch_all or feed_names),

@@ -52,6 +52,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "per_host",
         "allow_private_networks",
     ),
+    "ingest": ("processes",),
     "feeds": ("name", "url", "kind", "agency", "interval"),
     "entities": ("name", "aliases", "type"),
     "watchlist": ("entities",),
@@ -96,6 +97,11 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestConfig:
+    processes: int | None = None  # worker processes that parse and tag; None: "auto"
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str | None = None
 
@@ -105,6 +111,7 @@ class Config:
     path: Path | None = None  # None: no file was found, defaults only
     store: StoreConfig = field(default_factory=StoreConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     feeds: tuple[FeedSource, ...] = ()
     entities: tuple[UserEntity, ...] = ()  # added to the built-in entity catalog
     watchlist: tuple[str, ...] = ()  # entity names the user follows
@@ -171,6 +178,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         per_host=int(reader.number(http, "http.per_host", DEFAULT_PER_HOST, minimum=1)),
         allow_private_networks=reader.boolean(http, "http.allow_private_networks", False),
     )
+    ingest = reader.table(data, "ingest")
+    reader.only_keys(ingest, "ingest", set(TABLES["ingest"]))
     store_url = reader.string(store, "store.url", None) if "url" in store else None
     watchlist = reader.table(data, "watchlist")
     reader.only_keys(watchlist, "watchlist", set(TABLES["watchlist"]))
@@ -178,6 +187,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         path=path,
         store=StoreConfig(url=store_url or None),
         http=http_config,
+        ingest=IngestConfig(processes=reader.processes(ingest, "ingest.processes")),
         feeds=reader.feeds(data.get("feeds", [])),
         entities=reader.entities(data.get("entities", [])),
         watchlist=reader.strings(watchlist, "watchlist.entities"),
@@ -219,6 +229,15 @@ class _Reader:
             raise self.fail(key, f"must be a number, not {value!r}")
         if value < minimum:
             raise self.fail(key, f"must be at least {minimum:g}, not {value!r}")
+        return value
+
+    def processes(self, table: dict[str, Any], key: str) -> int | None:
+        """A process count, or "auto" (None)."""
+        value = table.get(key.rsplit(".", 1)[-1], "auto")
+        if value == "auto":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+            raise self.fail(key, f'must be "auto" or a whole number from 0 to 64, not {value!r}')
         return value
 
     def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:

@@ -181,6 +181,9 @@ class Fetcher:
                     "max_age": _max_age(response.headers.get("cache-control")),
                 }
                 if status == 304:
+                    # A 304 has no body, but httpcore only reuses a connection whose response
+                    # was read to its end: unread, every re-poll paid for a new connection.
+                    response.read()
                     # A 304 may omit validators; the ones we sent are still current then.
                     return FetchResult(
                         status=FetchStatus.NOT_MODIFIED,

@@ -114,6 +114,16 @@ class Tags:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryText:
+    """What story matching reads of an article's text (``dedup.story_tokens`` and
+    ``story_anchors``), worked out where the article is prepared: in a worker process, not in
+    the one that writes the store."""
+
+    tokens: frozenset[str]
+    anchors: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """A cleaned article ready to be stored. ``key`` is its identity within its feed."""
 
@@ -129,6 +139,7 @@ class Article:
     published_estimated: bool  # True when the feed gave no usable date: published = first seen
     content_hash: str
     tags: Tags = field(default_factory=Tags)
+    story_text: StoryText | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

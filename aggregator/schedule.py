@@ -52,7 +52,12 @@ class Service:
         try:
             with Fetcher(self.config.http) as fetcher:
                 updater = Updater(
-                    self.store, fetcher, self.catalog, clock=self.clock, stop=self.stop
+                    self.store,
+                    fetcher,
+                    self.catalog,
+                    clock=self.clock,
+                    stop=self.stop,
+                    processes=self.config.ingest.processes,
                 )
                 updater.update(self.config.feeds, workers=self.config.http.concurrency)
         except Exception:

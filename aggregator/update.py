@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,11 +22,12 @@ from pathlib import Path
 from aggregator._dates import utcnow
 from aggregator._urls import absolute_http_url, canonical_url
 from aggregator.catalog import Catalog, load_catalog
-from aggregator.dedup import choose_story, disambiguate
+from aggregator.dedup import choose_story
 from aggregator.errors import DocumentError, FeedError, ParseError
-from aggregator.extract import build_article, clean_text
+from aggregator.extract import clean_text
 from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
+from aggregator.prepare import Download, Prepared, Preparer, Unreadable, prepare
 from aggregator.records import (
     FeedKind,
     FeedOutcome,
@@ -38,7 +39,7 @@ from aggregator.records import (
     ParsedFeed,
 )
 from aggregator.store import Store
-from aggregator.tag import tag_article, tag_articles, tag_version
+from aggregator.tag import tag_article, tag_version
 
 log = logging.getLogger(__name__)
 
@@ -98,32 +99,23 @@ def process_is_gone(owner: str) -> bool:
 def ingest(
     store: Store,
     feed: FeedState,
-    parsed: ParsedFeed,
+    prepared: Prepared,
     *,
-    catalog: Catalog,
     base_url: str | None,
     fetched: FetchResult | None,
     now: datetime,
     next_check: datetime,
 ) -> FeedOutcome:
-    """Clean and tag a parsed document's entries and store them with the feed's new state."""
-    articles = tag_articles(
-        disambiguate(
-            [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
-        ),
-        catalog=catalog,
-        kind=feed.kind,
-        agency=feed.agency,
-    )
+    """Store a prepared document's articles and their stories with the feed's new state."""
     intent = FeedUpdateIntent(
         feed=feed.name,
         fetched=now,
         status=FetchStatus.OK,
         next_check=next_check,
-        articles=articles,
+        articles=prepared.articles,
         validators=fetched.validators if fetched else None,
         http_status=fetched.http_status if fetched else None,
-        title=clean_text(parsed.title) or None,
+        title=prepared.title,
         permanent_url=fetched.permanent_url if fetched else None,
         from_network=fetched is not None,
     )
@@ -134,13 +126,27 @@ def ingest(
         status=FetchStatus.OK,
         new=counts.new,
         updated=counts.updated,
-        skipped=parsed.skipped,
+        skipped=prepared.skipped,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Preparing:
+    """A downloaded document on its way through the preparer."""
+
+    state: FeedState
+    started: float
+    fetched: FetchResult
+    download: Download
 
 
 @dataclass
 class Updater:
-    """Updates feeds into a store. ``clock`` and ``rng`` are seams for tests."""
+    """Updates feeds into a store. ``clock`` and ``rng`` are seams for tests.
+
+    ``processes`` worker processes parse and tag (None: one per core but the first). They are
+    started with Python's "spawn", which imports the calling program's main module again: a
+    script that sets it must keep its work under ``if __name__ == "__main__":``."""
 
     store: Store
     fetcher: Fetcher
@@ -149,6 +155,7 @@ class Updater:
     rng: random.Random | None = None
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     stop: threading.Event | None = None  # set by a signal handler: finish the write, stop
+    processes: int | None = 0
 
     def update(
         self,
@@ -195,60 +202,101 @@ class Updater:
     def _run(self, states: Sequence[FeedState], workers: int) -> Iterator[FeedOutcome]:
         if not states:
             return
-        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(states))))
+        limit = max(1, min(workers, len(states)))
+        pool = ThreadPoolExecutor(max_workers=limit)
+        preparer = Preparer(self.catalog, self.processes)
         # "Not modified" results are written in batches (see _NotModified).
         unchanged = _NotModified(self.store)
-        try:
-            futures: dict[Future[FetchResult], tuple[FeedState, float]] = {}
-            for state in states:
+        # Downloads never run far ahead of parsing and writing: at most ``limit`` fetches are
+        # under way, and no more than ``limit`` more documents wait to be prepared or written.
+        waiting = iter(states)
+        fetching: dict[Future[FetchResult], tuple[FeedState, float]] = {}
+        preparing: dict[Future[Prepared | Unreadable], _Preparing] = {}
+
+        def top_up() -> None:
+            while len(fetching) < limit and len(fetching) + len(preparing) < 2 * limit:
+                state = next(waiting, None)
+                if state is None:
+                    return
                 url = state.permanent_url or state.url
-                future = pool.submit(
-                    self.fetcher.fetch, url, state.validators, configured=state.url
-                )
-                futures[future] = (state, time.monotonic())
-            for future in as_completed(futures):
-                if self.stop is not None and self.stop.is_set():
-                    return  # shutting down: what was stored stays, the rest is released
-                state, started = futures[future]
-                try:
-                    result: FetchResult | FeedError = future.result()
-                except FeedError as exc:
-                    result = exc
-                outcome = self._store_result(state, result, unchanged)
-                outcome = _with_seconds(outcome, time.monotonic() - started)
-                _log_outcome(outcome)
-                yield outcome
+                fetch = pool.submit(self.fetcher.fetch, url, state.validators, configured=state.url)
+                fetching[fetch] = (state, time.monotonic())
+
+        try:
+            top_up()
+            while fetching or preparing:
+                done, _ = wait([*fetching, *preparing], return_when=FIRST_COMPLETED)
+                for future in done:
+                    if self.stop is not None and self.stop.is_set():
+                        return  # shutting down: what was stored stays, the rest is released
+                    if future in fetching:
+                        state, started = fetching.pop(future)  # type: ignore[call-overload]
+                        try:
+                            result: FetchResult | FeedError = future.result()  # type: ignore[assignment]
+                        except FeedError as exc:
+                            result = exc
+                        now = self.clock()
+                        if isinstance(result, FetchResult) and result.status is FetchStatus.OK:
+                            download = Download(
+                                content=result.content or b"",
+                                url=result.url,
+                                content_type=result.content_type,
+                                kind=state.kind,
+                                agency=state.agency,
+                                now=now,
+                            )
+                            job = _Preparing(state, started, result, download)
+                            preparing[preparer.submit(download)] = job
+                            continue
+                        outcome = self._store_result(state, result, unchanged, now)
+                    else:
+                        job = preparing.pop(future)  # type: ignore[call-overload]
+                        state, started = job.state, job.started
+                        outcome = self._store_document(job, preparer, future, unchanged)  # type: ignore[arg-type]
+                    outcome = _with_seconds(outcome, time.monotonic() - started)
+                    _log_outcome(outcome)
+                    yield outcome
+                top_up()
         finally:
             unchanged.flush()
             # On a stop, fetches not started are cancelled and running ones are not waited for.
             stopping = self.stop is not None and self.stop.is_set()
             pool.shutdown(wait=not stopping, cancel_futures=True)
+            preparer.close(cancel=stopping)
+
+    def _store_document(
+        self,
+        job: _Preparing,
+        preparer: Preparer,
+        future: Future[Prepared | Unreadable],
+        unchanged: _NotModified,
+    ) -> FeedOutcome:
+        now = job.download.now
+        try:
+            prepared = preparer.result(future, job.download)
+        except ParseError as exc:
+            # The validators of a broken document are not saved: the next fetch must
+            # download it again rather than be told "not modified".
+            return self._store_result(job.state, FeedError(exc.url, exc.reason), unchanged, now)
+        return ingest(
+            self.store,
+            job.state,
+            prepared,
+            base_url=job.fetched.url,
+            fetched=job.fetched,
+            now=now,
+            next_check=next_check_after(now, job.state.interval, max_age=job.fetched.max_age),
+        )
 
     def _store_result(
-        self, state: FeedState, result: FetchResult | FeedError, unchanged: _NotModified
+        self,
+        state: FeedState,
+        result: FetchResult | FeedError,
+        unchanged: _NotModified,
+        now: datetime,
     ) -> FeedOutcome:
-        now = self.clock()
+        """Store a "not modified" answer or a failure."""
         url = state.permanent_url or state.url
-        if isinstance(result, FetchResult) and result.status is FetchStatus.OK:
-            try:
-                parsed = parse_feed(
-                    result.content or b"", url=result.url, content_type=result.content_type
-                )
-            except ParseError as exc:
-                # The validators of a broken document are not saved: the next fetch must
-                # download it again rather than be told "not modified".
-                result = FeedError(exc.url, exc.reason)
-            else:
-                return ingest(
-                    self.store,
-                    state,
-                    parsed,
-                    catalog=self.catalog,
-                    base_url=result.url,
-                    fetched=result,
-                    now=now,
-                    next_check=next_check_after(now, state.interval, max_age=result.max_age),
-                )
         if isinstance(result, FetchResult):  # not modified
             unchanged.add(
                 FeedUpdateIntent(
@@ -386,16 +434,11 @@ def import_document(
         return _with_seconds(outcome, time.monotonic() - started)
     name = feed or _feed_for_document(store, parsed, path, sources, kind, now)
     base = parsed.self_url or parsed.link
-    outcome = ingest(
-        store,
-        store.get_feed(name),
-        parsed,
-        catalog=catalog,
-        base_url=base,
-        fetched=None,
-        now=now,
-        next_check=now,
+    state = store.get_feed(name)
+    prepared = prepare(
+        parsed, base_url=base, now=now, catalog=catalog, kind=state.kind, agency=state.agency
     )
+    outcome = ingest(store, state, prepared, base_url=base, fetched=None, now=now, next_check=now)
     return replace(outcome, url=label, seconds=round(time.monotonic() - started, 3))
 
 

@@ -44,6 +44,7 @@ from aggregator.dedup import disambiguate
 from aggregator.digest import build_digest, render_html
 from aggregator.extract import build_article, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
+from aggregator.prepare import prepare
 from aggregator.records import (
     Article,
     ArticleFilter,
@@ -249,7 +250,7 @@ def run_ingest(
     store = open_store(url or f"sqlite:///{path}")
     sources = sources_for(farm.feed_urls(namespace, feeds, items))
     fetcher = Fetcher(HttpConfig(concurrency=16, per_host=16))
-    updater = Updater(store, fetcher, catalog)
+    updater = Updater(store, fetcher, catalog, processes=None)  # as `aggregator fetch` runs
     cold, outcomes = _timed_update(updater, sources)
     errors = [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
     entries = sum(o.new for o in outcomes)
@@ -368,8 +369,8 @@ def populate(
     items: int,
     published: Callable[[int, int], datetime],
 ) -> int:
-    """Write generated articles, dated by ``published``, through ``update.ingest``: the real
-    clean → tag → store → story path, skipping only HTTP and XML parsing. Returns how many
+    """Write generated articles, dated by ``published``, through ``prepare`` and ``ingest``: the
+    real clean → tag → store → story path, skipping only HTTP and XML parsing. Returns how many
     articles were written."""
     now = datetime.now(UTC)
     sources = bulk_sources(first_feed, feeds)
@@ -378,15 +379,17 @@ def populate(
     for source, index in zip(sources, range(first_feed, first_feed + feeds), strict=True):
         entries = tuple(raw_entry(make_item(index, n), published(index, n)) for n in range(items))
         parsed = ParsedFeed("rss20", source.name, None, None, entries)
-        outcome = ingest(
-            store,
-            store.get_feed(source.name),
+        state = store.get_feed(source.name)
+        prepared = prepare(
             parsed,
-            catalog=catalog,
             base_url=source.url,
-            fetched=None,
             now=now,
-            next_check=now,
+            catalog=catalog,
+            kind=state.kind,
+            agency=state.agency,
+        )
+        outcome = ingest(
+            store, state, prepared, base_url=source.url, fetched=None, now=now, next_check=now
         )
         written += outcome.new
     return written

@@ -46,6 +46,7 @@ class Route:
 class Request:
     path: str
     headers: dict[str, str]
+    client: tuple[str, int] = ("", 0)  # a new connection comes from a new port
 
 
 class _QuietServer(http.server.ThreadingHTTPServer):
@@ -127,7 +128,9 @@ class FeedServer:
 
     def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         with self._lock:
-            self.requests.append(Request(handler.path, dict(handler.headers.items())))
+            self.requests.append(
+                Request(handler.path, dict(handler.headers.items()), handler.client_address)
+            )
         route = self.routes.get(handler.path)
         if route is None:
             self._send(handler, 404, {"Content-Type": "text/html"}, b"<html>not found</html>")

@@ -39,6 +39,13 @@ def test_defaults_without_a_file() -> None:
     config = load_config(None)
     assert config == Config()
     assert config.http.per_host == 2
+    assert config.ingest.processes is None  # "auto"
+
+
+def test_ingest_processes_auto_or_a_count(write_config: Callable[[str], Path]) -> None:
+    assert load_config(write_config('[ingest]\nprocesses = "auto"\n')).ingest.processes is None
+    assert load_config(write_config("[ingest]\nprocesses = 0\n")).ingest.processes == 0
+    assert load_config(write_config("[ingest]\nprocesses = 3\n")).ingest.processes == 3
 
 
 def test_interval_defaults_per_kind_and_durations(write_config: Callable[[str], Path]) -> None:
@@ -59,6 +66,9 @@ def test_interval_defaults_per_kind_and_durations(write_config: Callable[[str], 
         ("[htp]\n", r"htp: unknown key"),
         ('[http]\ntimeout = "fast"\n', r"http\.timeout: must be a number"),
         ("[http]\nper_host = 0\n", r"http\.per_host: must be at least 1"),
+        ('[ingest]\nprocesses = "many"\n', r'ingest\.processes: must be "auto" or a whole'),
+        ("[ingest]\nprocesses = -1\n", r"ingest\.processes: must be"),
+        ("[ingest]\nproceses = 2\n", r"ingest\.proceses: unknown key"),
         (
             '[http]\nallow_private_networks = "yes"\n',
             r"allow_private_networks: must be true or false",
@@ -97,6 +107,9 @@ def test_interval_defaults_per_kind_and_durations(write_config: Callable[[str], 
         "typo-table",
         "wrong-type",
         "below-minimum",
+        "processes-not-a-count",
+        "negative-processes",
+        "typo-in-ingest",
         "not-bool",
         "feed-without-name",
         "non-http-url",

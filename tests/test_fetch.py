@@ -127,6 +127,19 @@ def test_conditional_get_saves_validators_then_gets_not_modified(
         assert header(conditional, name) == sent.get(name)
 
 
+def test_not_modified_answers_reuse_the_connection(feed_server: FeedServer) -> None:
+    # A re-poll of many feeds is mostly 304s; a new connection for each (a TLS handshake on
+    # real servers) cost more than the request.
+    url = feed_server.add("/feed", RSS, etag=ETAG)
+    with Fetcher(HttpConfig()) as fetcher:
+        validators = fetcher.fetch(url).validators
+        for _ in range(3):
+            assert fetcher.fetch(url, validators).status is FetchStatus.NOT_MODIFIED
+    clients = {request.client for request in feed_server.requests_to("/feed")}
+    assert len(feed_server.requests_to("/feed")) == 4
+    assert len(clients) == 1, clients
+
+
 def test_a_304_without_validators_keeps_the_ones_sent(feed_server: FeedServer) -> None:
     url = feed_server.add("/feed", status=304, content_type=None)
     sent = Validators(etag=ETAG, last_modified=LAST_MODIFIED)

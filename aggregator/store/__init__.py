@@ -196,8 +196,18 @@ class Store:
         if intent.status is FetchStatus.OK and intent.articles:
             counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
             if choose_story is not None and counts.new_ids:
+                texts = {
+                    article.content_hash: article.story_text
+                    for article in intent.articles
+                    if article.story_text is not None
+                }
                 _stories.assign_stories(
-                    connection, counts.new_ids, choose_story, intent.fetched, self._story_features
+                    connection,
+                    counts.new_ids,
+                    choose_story,
+                    intent.fetched,
+                    self._story_features,
+                    texts,
                 )
         _feeds.apply_state(connection, feed, intent)
         return counts

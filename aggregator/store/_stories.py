@@ -23,7 +23,7 @@ from aggregator.dedup import (
     story_lead,
     story_tokens,
 )
-from aggregator.records import ArticleFilter, Story
+from aggregator.records import ArticleFilter, Story, StoryText
 from aggregator.store._articles import apply_filter, article_columns, article_from_row
 from aggregator.store.schema import article_tags, articles, feeds, stories
 
@@ -71,11 +71,12 @@ class FeatureCache:
                 self._entries[article_id] = (content_hash, found)
         return found
 
-    def features(self, row: Any) -> StoryFeatures:
-        """The features of a full feature row (see ``_FEATURE_COLUMNS``), cached."""
+    def features(self, row: Any, text: StoryText | None = None) -> StoryFeatures:
+        """The features of a full feature row (see ``_FEATURE_COLUMNS``), cached. ``text``,
+        when the row's text was already read for stories, saves reading it again."""
         found = self.get(row.id, row.story_id, row.content_hash)
         if found is None:
-            found = _features(row)
+            found = _features(row, text)
             with self._lock:
                 self._entries[row.id] = (row.content_hash, found)
                 while len(self._entries) > self._size:
@@ -83,15 +84,19 @@ class FeatureCache:
         return found
 
 
-def _features(row: Any) -> StoryFeatures:
+def _features(row: Any, text: StoryText | None) -> StoryFeatures:
+    if text is None:
+        text = StoryText(
+            story_tokens(row.title, row.summary_text), story_anchors(row.title, row.summary_text)
+        )
     return StoryFeatures(
         article_id=row.id,
         story_id=row.story_id,
         feed=row.feed_name,
         regulator=row.feed_kind == "regulator",
         published=as_utc(row.published),  # type: ignore[arg-type]
-        tokens=story_tokens(row.title, row.summary_text),
-        anchors=story_anchors(row.title, row.summary_text),
+        tokens=text.tokens,
+        anchors=text.anchors,
         entities=frozenset(json.loads(row.entities or "[]")),
         case_numbers=frozenset(json.loads(row.case_numbers or "[]")),
         penalty_usd=row.penalty_usd,
@@ -213,7 +218,7 @@ def _candidates(
                 "matches": LOOKED_AT,
             },
         )
-        versions.update((row.id, row) for row in rows)
+        versions.update((row[0], row) for row in rows.all())
     words = retrieval_words(article)  # letters and digits only: no query syntax
     if words:
         # Tokens are crude stems ("confid" for "confidential"): match them as prefixes.
@@ -225,14 +230,14 @@ def _candidates(
             _LOOKUPS[dialect, "words"],
             {**bounds, "expression": expression, "first_id": first_ids[0], "matches": LOOKED_AT},
         )
-        versions.update((row.id, row) for row in rows)
+        versions.update((row[0], row) for row in rows.all())
     versions.pop(article.article_id, None)
     found = []
     missing = []
-    for row in versions.values():
-        known = cache.get(row.id, row.story_id, row.content_hash)
+    for article_id, story_id, content_hash in versions.values():
+        known = cache.get(article_id, story_id, content_hash)
         if known is None:
-            missing.append(row.id)
+            missing.append(article_id)
         else:
             found.append(known)
     if missing:
@@ -246,9 +251,11 @@ def assign_stories(
     choose: Chooser,
     now: datetime,
     cache: FeatureCache | None = None,
+    texts: dict[str, StoryText] | None = None,
 ) -> None:
     """Put each new article of one feed's update into the story ``choose`` picks among its
-    candidates, or a new story of its own.
+    candidates, or a new story of its own. ``texts`` holds the articles' story text already
+    worked out, by content hash.
 
     Candidates come from other feeds only, so no article of the batch is a candidate for
     another: every choice is made first and the rows are written together.
@@ -272,7 +279,7 @@ def assign_stories(
     alone: list[Any] = []
     joiners: dict[int, list[Any]] = {}
     for row in unassigned:
-        article = cache.features(row)
+        article = cache.features(row, (texts or {}).get(row.content_hash))
         story_id = choose(article, _candidates(connection, article, cache, (window, week)))
         if story_id is None:
             alone.append(row)

@@ -1,0 +1,217 @@
+"""A fetched document → its items cleaned and tagged (:class:`Prepared`), in worker processes
+when the machine has cores to spare.
+
+Parsing, cleaning and tagging are pure CPU work and more than a third of what an ingest costs;
+story assignment and the store's writes must stay in the one process that owns the store. So
+with two cores or more the documents of a run go to worker processes while the calling process
+writes what they hand back: both cores work, where threads would share one (the GIL).
+
+The workers start with the second document of a run (a poll where one feed changed never pays
+the second or so they take to start) and stop at its end. A worker that dies is not fatal: its
+documents, and the rest of the run's, are prepared in the calling process instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from aggregator.catalog import Catalog
+from aggregator.dedup import disambiguate, story_anchors, story_tokens
+from aggregator.errors import ParseError
+from aggregator.extract import build_article, clean_text
+from aggregator.parse import parse_feed
+from aggregator.records import Article, FeedKind, ParsedFeed, StoryText
+from aggregator.tag import tag_articles
+
+log = logging.getLogger(__name__)
+
+MAX_PROCESSES = 4  # the writing process is the limit beyond this
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A feed document's items, cleaned and tagged: what ``update.ingest`` stores."""
+
+    title: str | None  # the feed's own title, cleaned
+    articles: tuple[Article, ...]
+    skipped: int = 0  # items that were unusable and left out
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A fetched document and what preparing it needs to know of its feed."""
+
+    content: bytes
+    url: str  # where it came from: names it in errors, resolves its relative links
+    content_type: str | None
+    kind: FeedKind
+    agency: str | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A document that is not a feed (a ParseError, which does not survive pickling)."""
+
+    url: str
+    reason: str
+
+
+def prepare(
+    parsed: ParsedFeed,
+    *,
+    base_url: str | None,
+    now: datetime,
+    catalog: Catalog,
+    kind: FeedKind | str | None,
+    agency: str | None,
+) -> Prepared:
+    """Clean and tag a parsed document's entries."""
+    built = [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
+    articles = tag_articles(
+        disambiguate(built),
+        catalog=catalog,
+        kind=kind,
+        agency=agency,
+    )
+    # Worked out here, where it costs the writing process nothing (see StoryText).
+    articles = tuple(
+        replace(
+            article,
+            story_text=StoryText(
+                story_tokens(article.title, article.summary_text),
+                story_anchors(article.title, article.summary_text),
+            ),
+        )
+        for article in articles
+    )
+    return Prepared(
+        title=clean_text(parsed.title) or None, articles=articles, skipped=parsed.skipped
+    )
+
+
+def prepare_download(download: Download, catalog: Catalog) -> Prepared:
+    """Parse, clean and tag a fetched document. Raises ParseError when it is not a feed."""
+    parsed = parse_feed(download.content, url=download.url, content_type=download.content_type)
+    return prepare(
+        parsed,
+        base_url=download.url,
+        now=download.now,
+        catalog=catalog,
+        kind=download.kind,
+        agency=download.agency,
+    )
+
+
+def default_processes() -> int:
+    """Worker processes worth starting here: one core is left to the writing process."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(cores - 1, MAX_PROCESSES))
+
+
+class Preparer:
+    """Prepares downloads in up to ``processes`` worker processes (0: in the calling thread).
+    ``submit`` hands back a future of a :class:`Prepared` or an :class:`Unreadable`; call
+    ``close`` when the run is over. Used from one thread."""
+
+    def __init__(self, catalog: Catalog, processes: int | None = None) -> None:
+        self.catalog = catalog
+        self.processes = default_processes() if processes is None else max(0, processes)
+        self._pool: ProcessPoolExecutor | None = None
+        self._submitted = 0
+        self._in_workers = 0
+        self._broken = False
+
+    def submit(self, download: Download) -> Future[Prepared | Unreadable]:
+        self._submitted += 1
+        if self.processes and not self._broken and self._submitted > 1:
+            try:
+                future = self._workers().submit(_prepare_in_worker, download)
+                self._in_workers += 1
+                return future
+            except BrokenProcessPool:
+                self._give_up_workers()
+        future: Future[Prepared | Unreadable] = Future()
+        future.set_result(self.prepare_here(download))
+        return future
+
+    def prepare_here(self, download: Download) -> Prepared | Unreadable:
+        """Prepare in the calling process (also the way back when a worker died)."""
+        return _prepare_or_unreadable(download, self.catalog)
+
+    def result(self, future: Future[Prepared | Unreadable], download: Download) -> Prepared:
+        """The future's result; raises ParseError for a document that is not a feed. When
+        its worker died, the document is prepared here and workers are not used again."""
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            self._give_up_workers()
+            outcome = self.prepare_here(download)
+        if isinstance(outcome, Unreadable):
+            raise ParseError(outcome.url, outcome.reason)
+        return outcome
+
+    def close(self, *, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._pool = None
+        if self._submitted:
+            log.debug(
+                "prepared %d of %d documents in worker processes",
+                self._in_workers,
+                self._submitted,
+            )
+        self._submitted = self._in_workers = 0
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the calling process runs fetch threads and holds a database
+            # connection, neither of which a forked child may touch.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.catalog,),
+            )
+        return self._pool
+
+    def _give_up_workers(self) -> None:
+        if not self._broken:
+            log.warning("a parsing worker process died; parsing in the main process instead")
+        self._broken = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+_catalog: Catalog | None = None  # a worker process's own copy
+
+
+def _start_worker(catalog: Catalog) -> None:
+    global _catalog
+    _catalog = catalog
+    # Ctrl-C reaches the whole process group: the main process decides how to stop, and a
+    # worker killed mid-document would only break the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _prepare_in_worker(download: Download) -> Prepared | Unreadable:
+    assert _catalog is not None, "worker started without its catalog"
+    return _prepare_or_unreadable(download, _catalog)
+
+
+def _prepare_or_unreadable(download: Download, catalog: Catalog) -> Prepared | Unreadable:
+    try:
+        return prepare_download(download, catalog)
+    except ParseError as exc:
+        return Unreadable(exc.url, exc.reason)

@@ -1,0 +1,153 @@
+"""Parsing and tagging in worker processes: the same articles, tags and stories as in the main
+process, broken documents reported the same way, and a worker that dies costs nothing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.catalog import load_catalog
+from aggregator.config import HttpConfig
+from aggregator.dedup import story_anchors, story_tokens
+from aggregator.fetch import Fetcher
+from aggregator.prepare import Download, Prepared, Preparer
+from aggregator.records import ArticleFilter, FeedKind, FeedSource, FetchStatus
+from aggregator.store import Store, open_store
+from aggregator.update import Updater
+from tests.conftest import FeedServer
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+DOCUMENTS = sorted(path for path in FEEDS.iterdir() if not path.name.endswith(".expected.json"))
+NOT_A_FEED = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def sources_on(server: FeedServer) -> list[FeedSource]:
+    sources = [
+        FeedSource(
+            path.stem,
+            server.add(f"/{path.name}", path.read_bytes()),
+            kind=FeedKind.REGULATOR if path.stem.startswith("sec") else FeedKind.NEWS,
+            agency="SEC" if path.stem.startswith("sec") else None,
+        )
+        for path in DOCUMENTS
+    ]
+    sources.append(FeedSource("login-page", server.add("/login.xml", NOT_A_FEED)))
+    for outlet, title in (
+        ("wire-one", "SEC charges Quillfeather Exchange founder over $12.7 million fraud"),
+        ("wire-two", "Quillfeather Exchange founder charged by SEC in $12.7 million fraud"),
+    ):
+        sources.append(FeedSource(outlet, server.add(f"/{outlet}.xml", coverage(outlet, title))))
+    return sources
+
+
+def coverage(outlet: str, title: str) -> bytes:
+    """Two outlets' report of one event: a story of two articles."""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<link>https://{outlet}.test/</link><item><guid>{outlet}-1</guid><title>{title}</title>"
+        f"<link>https://{outlet}.test/quillfeather</link>"
+        "<description>&lt;p&gt;The Securities and Exchange Commission said the founder of "
+        "Quillfeather Exchange misappropriated $12.7 million of customer funds.&lt;/p&gt;"
+        "</description><pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+def stored(store: Store) -> tuple[dict[str, object], set[frozenset[tuple[str, str]]]]:
+    """Every article by (feed, key) with what was stored of it, and the stories as sets of
+    (feed, key): comparable across two stores whose ids differ."""
+    articles = {}
+    for article in store.get_articles():
+        articles[f"{article.feed}|{article.key}"] = (
+            article.title,
+            article.summary_html,
+            article.summary_text,
+            article.published,
+            article.tags,
+        )
+    stories = {
+        frozenset((member.feed, member.key) for member in story.articles)
+        for story in store.get_stories(ArticleFilter())
+    }
+    return articles, stories
+
+
+def run(server: FeedServer, path: Path, processes: int) -> tuple[dict, tuple]:  # type: ignore[type-arg]
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with Fetcher(HttpConfig(concurrency=4, per_host=4, allow_private_networks=True)) as f:
+            updater = Updater(store, f, load_catalog(), clock=lambda: NOW, processes=processes)
+            outcomes = updater.update(sources_on(server), only_due=False, workers=4)
+        summary = {o.feed: (o.status, o.new, o.skipped, o.error) for o in outcomes}
+        return summary, stored(store)
+    finally:
+        store.close()
+
+
+def test_worker_processes_store_what_the_main_process_stores(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    here = run(feed_server, tmp_path / "here.sqlite", processes=0)
+    with caplog.at_level(logging.DEBUG, logger="aggregator.prepare"):
+        workers = run(feed_server, tmp_path / "workers.sqlite", processes=1)
+    assert workers == here
+    outcomes, (articles, stories) = workers
+    assert outcomes["login-page"][0] is FetchStatus.ERROR
+    assert "not a feed" in str(outcomes["login-page"][3])
+    assert sum(1 for o in outcomes.values() if o[0] is FetchStatus.OK) == len(DOCUMENTS) + 2
+    assert len(articles) > 30
+    assert {"wire-one", "wire-two"} in [{feed for feed, _ in story} for story in stories]
+    used = [r.getMessage() for r in caplog.records if "in worker processes" in r.getMessage()]
+    assert used and not used[0].startswith("prepared 0 "), used
+
+
+def download(path: Path) -> Download:
+    return Download(
+        content=path.read_bytes(),
+        url=f"https://agency.test/{path.name}",
+        content_type=None,
+        kind=FeedKind.REGULATOR,
+        agency="SEC",
+        now=NOW,
+    )
+
+
+def test_a_worker_that_dies_leaves_its_document_to_the_main_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    catalog = load_catalog()
+    job = download(FEEDS / "sec_press_releases.xml")
+    expected = Preparer(catalog, processes=0).prepare_here(job)
+    assert isinstance(expected, Prepared) and expected.articles
+    preparer = Preparer(catalog, processes=1)
+    try:
+        first = preparer.submit(job)  # the first document of a run: prepared right here
+        second = preparer.submit(job)  # the second starts the worker
+        assert preparer.result(first, job) == expected
+        assert preparer.result(second, job) == expected
+        pool = preparer._pool
+        assert pool is not None
+        for pid in list(pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)  # a real death, as the kernel's OOM killer would
+        with caplog.at_level(logging.WARNING, logger="aggregator.prepare"):
+            results = [preparer.result(preparer.submit(job), job) for _ in range(3)]
+        assert results == [expected] * 3
+        assert any("worker process died" in r.getMessage() for r in caplog.records)
+        assert preparer._pool is None  # not used again in this run
+    finally:
+        preparer.close()
+
+
+def test_story_text_is_the_one_the_store_would_work_out() -> None:
+    prepared = Preparer(load_catalog(), processes=0).prepare_here(download(DOCUMENTS[0]))
+    assert isinstance(prepared, Prepared)
+    for article in prepared.articles:
+        assert article.story_text is not None
+        assert article.story_text.tokens == story_tokens(article.title, article.summary_text)
+        assert article.story_text.anchors == story_anchors(article.title, article.summary_text)
