@@ -61,9 +61,9 @@ def write_articles(
             unchanged += 1
     tagged: list[tuple[int, Tags]] = []
     if inserts:
-        statement = articles.insert().returning(
-            articles.c.id, articles.c.key, sort_by_parameter_order=True
-        )
+        # Matched by key, not by order: asking for rows in parameter order made SQLite insert
+        # them one statement each.
+        statement = articles.insert().returning(articles.c.id, articles.c.key)
         for row in connection.execute(statement, inserts):
             tagged.append((row.id, unique[row.key].tags))
     if updates:
@@ -82,7 +82,7 @@ def write_articles(
         new=len(inserts),
         updated=len(updates),
         unchanged=unchanged,
-        new_ids=tuple(article_id for article_id, _ in tagged[: len(inserts)]),
+        new_ids=tuple(sorted(article_id for article_id, _ in tagged[: len(inserts)])),
     )
 
 

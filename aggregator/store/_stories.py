@@ -288,7 +288,9 @@ def assign_stories(
             joiners.setdefault(story_id, []).append(row)
     if alone:
         inserted = connection.execute(
-            stories.insert().returning(stories.c.id, sort_by_parameter_order=True),
+            # Matched by lead, not by order: asking for rows in parameter order made SQLite
+            # insert them one statement each.
+            stories.insert().returning(stories.c.id, stories.c.lead_article_id),
             [
                 {
                     "lead_article_id": row.id,
@@ -302,8 +304,7 @@ def assign_stories(
             ],
         )
         joining.extend(
-            {"row_id": row.id, "new_story": story.id}
-            for row, story in zip(alone, inserted, strict=True)
+            {"row_id": story.lead_article_id, "new_story": story.id} for story in inserted
         )
     if not joining:
         return
