@@ -144,6 +144,11 @@ class _Group(click.Group):
             raise
         except KeyboardInterrupt:
             raise click.Abort() from None
+        except BrokenPipeError:
+            # The reader went away (`aggregator export | head`): stop quietly, as Unix tools
+            # do; pointing stdout at /dev/null keeps the interpreter's last flush from failing.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
         except Exception as exc:
             app = ctx.obj if isinstance(ctx.obj, App) else None
             if app is not None and app.verbosity > 0:

@@ -201,6 +201,23 @@ def test_import_mixed_documents(run: Callable[..., Result], tmp_path: Path) -> N
     assert run("import", str(folder), "--strict").exit_code == 1
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `aggregator export | head -1`: the pipe closes before the command is done writing.
+    script = [sys.executable, "-m", "aggregator", "--db", str(tmp_path / "s.sqlite")]
+    process = subprocess.Popen(
+        [*script, "export", "--format", "csv"],  # a header line even from an empty store
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the interpreter has even started: every write fails
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0
+    assert stderr == ""
+
+
 def test_console_script_errors_without_traceback(tmp_path: Path) -> None:
     script = [sys.executable, "-m", "aggregator", "--db", str(tmp_path / "s.sqlite")]
     version = subprocess.run([*script, "--version"], capture_output=True, text=True, check=True)
