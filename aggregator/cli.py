@@ -1138,7 +1138,8 @@ def _health(app: App) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
             problems.append(f"feed {state.name}: disabled: {state.disabled_reason}")
         elif state.last_status is FetchStatus.ERROR:
             failures = state.consecutive_failures
-            problems.append(f"feed {state.name}: {failures} failures; last: {state.last_error}")
+            count = _count(failures, "failure")
+            problems.append(f"feed {state.name}: {count}; last: {state.last_error}")
         elif state.last_success is None:
             healthy = False
             problems.append(f"feed {state.name}: never fetched successfully")

@@ -62,6 +62,19 @@ def test_410_disables_the_feed_and_status_reports_it(
     )
 
 
+def test_status_counts_failures_in_words(
+    run: Callable[..., Result], feed_server: FeedServer, write_config: Callable[[str], Path]
+) -> None:
+    broken = feed_server.add("/broken.xml", "down", status=500, content_type="text/plain")
+    config = write_config(f'[[feeds]]\nname = "broken"\nurl = "{broken}"\n')
+    run("fetch", config=config)
+    problems = json.loads(run("status", "--json", config=config).stdout)["problems"]
+    assert problems == ["feed broken: 1 failure; last: HTTP 500 Internal Server Error"]
+    run("fetch", "--all", config=config)
+    problems = json.loads(run("status", "--json", config=config).stdout)["problems"]
+    assert problems[0].startswith("feed broken: 2 failures; last: HTTP 500")
+
+
 def test_two_fetch_processes_never_fetch_a_feed_twice(
     feed_server: FeedServer, write_config: Callable[[str], Path], db_url: str
 ) -> None:
