@@ -91,12 +91,20 @@ def search(
     title_snippet = literal_column(
         f"highlight(articles_fts, 0, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}')"
     )
+    shown = [row.id for row in ranked]
     rows = connection.execute(
         select(*article_columns(), snippet.label("snippet"), title_snippet.label("title_snippet"))
         .select_from(_FTS)
         .join(articles, articles.c.id == _FTS.c.rowid)
         .join(feeds, feeds.c.id == articles.c.feed_id)
-        .where(matching, _FTS.c.rowid.in_([row.id for row in ranked]))
+        # FTS5 gets the range, not the list: offered the list, the planner matched the whole
+        # index again and dropped all but these rows (3 ms of a 10 ms search). ``+ 0`` keeps
+        # the list from being offered.
+        .where(
+            matching,
+            _FTS.c.rowid.between(min(shown), max(shown)),
+            (_FTS.c.rowid + 0).in_(shown),
+        )
     ).all()
     by_id = {row.id: row for row in rows}
     return [_hit(by_id[row.id], row.score) for row in ranked if row.id in by_id]
