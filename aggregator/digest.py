@@ -22,6 +22,7 @@ from aggregator.records import (
     FeedState,
     FetchStatus,
     Story,
+    StoryOutline,
 )
 from aggregator.store import Store
 
@@ -45,8 +46,8 @@ def default_day(now: datetime, zone: str) -> date:
     return now.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
 
 
-def _is_enforcement(story: Story) -> bool:
-    return any(a.feed_kind is FeedKind.REGULATOR or a.tags.action for a in story.articles)
+def _is_enforcement(story: StoryOutline) -> bool:
+    return story.regulator or story.action
 
 
 def _agency(story: Story) -> str | None:
@@ -100,7 +101,7 @@ def build_digest(
     """Everything the briefing of ``day`` says, from the store."""
     start, end = day_window(day, config.timezone)
     stories = store.get_stories(ArticleFilter(since=start, until=end))
-    enforcement = [s for s in stories if _is_enforcement(s)]
+    enforcement = [s for s in stories if _is_enforcement(StoryOutline.of(s))]
     grouped: dict[str | None, list[Story]] = {}
     for story in enforcement:
         grouped.setdefault(_agency(story), []).append(story)
@@ -127,12 +128,12 @@ def build_digest(
         )
     article_count = store.count_articles(ArticleFilter(since=start, until=end))
     in_enforcement = sum(1 for s in enforcement for a in s.articles if start <= a.published < end)
-    # The seven days before, read in one pass (a story spanning days is loaded once) and
+    # The seven days before, read in one pass (a story spanning days is counted once) and
     # counted by the day of their lead.
     windows = [day_window(day - timedelta(days=back), config.timezone) for back in range(1, 8)]
-    week = store.get_stories(ArticleFilter(since=windows[-1][0], until=windows[0][1]))
+    week = store.get_story_outlines(ArticleFilter(since=windows[-1][0], until=windows[0][1]))
     previous = [
-        sum(1 for s in week if _is_enforcement(s) and first <= s.lead.published < last)
+        sum(1 for s in week if _is_enforcement(s) and first <= s.lead_published < last)
         for first, last in windows
     ]
     watchlist = tuple(watchlist)

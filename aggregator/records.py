@@ -290,6 +290,26 @@ class Story:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryOutline:
+    """What counting stories needs, without their articles: when the lead was published and
+    whether a regulator published a member or a member reports an enforcement action."""
+
+    id: int
+    lead_published: datetime
+    regulator: bool
+    action: bool
+
+    @classmethod
+    def of(cls, story: Story) -> StoryOutline:
+        return cls(
+            id=story.id,
+            lead_published=story.lead.published,
+            regulator=any(a.feed_kind is FeedKind.REGULATOR for a in story.articles),
+            action=any(a.tags.action for a in story.articles),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DigestSection:
     """One agency's part of a digest: its own releases, then the press stories about it."""
 

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from aggregator.dedup import article_key
+from aggregator.dedup import article_key, choose_story
 from aggregator.errors import NotFoundError, SchemaError
 from aggregator.extract import build_article
 from aggregator.records import (
     Article,
+    ArticleFilter,
     FeedKind,
     FeedSource,
     FeedUpdateIntent,
     FetchStatus,
     RawEntry,
+    StoryOutline,
+    Tags,
     Validators,
 )
 from aggregator.store import Store, open_store
+from aggregator.store._stories import Chooser
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SOURCE = FeedSource("docket", "https://court.test/rss", FeedKind.REGULATOR, "DOJ")
@@ -43,12 +48,17 @@ def raw(**fields: object) -> RawEntry:
 
 
 def write(
-    store: Store, *articles: Article, feed: str = "docket", at: datetime = NOW
+    store: Store,
+    *articles: Article,
+    feed: str = "docket",
+    at: datetime = NOW,
+    choose: Chooser | None = None,
 ) -> tuple[int, int]:
     counts = store.apply_update(
         FeedUpdateIntent(
             feed=feed, fetched=at, status=FetchStatus.OK, next_check=at, articles=articles
-        )
+        ),
+        choose,
     )
     return counts.new, counts.updated
 
@@ -257,3 +267,33 @@ def test_several_processes_start_and_write_at_once(tmp_path: Path) -> None:
     with open_store(url) as store:
         assert store.count_articles() == 80
         assert len(store.get_feeds()) == 1
+
+
+def test_story_outlines_say_what_the_stories_say(docket: Store) -> None:
+    docket.sync_feeds([SOURCE, FeedSource("wire", "https://wire.test/rss", FeedKind.NEWS)], NOW)
+
+    def article(guid: str, title: str, days: int, action: str | None = None) -> Article:
+        built = build_article(
+            raw(guid=guid, title=title, published=NOW - timedelta(days=days)),
+            base_url=SOURCE.url,
+            now=NOW,
+        )
+        return replace(built, tags=Tags(action=action))
+
+    write(docket, article("d1", "Order in the matter of Harbor Ridge", 1), choose=choose_story)
+    write(
+        docket,
+        article("w1", "Quillon Labs founder sued over token sale", 2, action="charge"),
+        article("w2", "Markets rally as volumes climb", 3),
+        article("w3", "Older coverage of Zentrix", 10, action="charge"),
+        feed="wire",
+        choose=choose_story,
+    )
+    where = ArticleFilter(since=NOW - timedelta(days=7), until=NOW)
+    outlines = docket.get_story_outlines(where)
+    assert outlines == [StoryOutline.of(story) for story in docket.get_stories(where)]
+    assert [(o.regulator, o.action) for o in outlines] == [
+        (False, False),  # oldest lead first
+        (False, True),
+        (True, False),
+    ]

@@ -9,7 +9,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, column, func, literal_column, select, table
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.dialects import postgresql  # noqa: F401 - gives func.to_tsquery its types
 
 from aggregator._dates import as_utc
@@ -23,7 +32,7 @@ from aggregator.dedup import (
     story_lead,
     story_tokens,
 )
-from aggregator.records import ArticleFilter, Story, StoryText
+from aggregator.records import ArticleFilter, Story, StoryOutline, StoryText
 from aggregator.store._articles import apply_filter, article_columns, article_from_row
 from aggregator.store.schema import article_tags, articles, feeds, stories
 
@@ -381,15 +390,45 @@ def _extend(connection: Connection, joiners: dict[int, list[Any]], now: datetime
         )
 
 
-def stories_in(connection: Connection, where: ArticleFilter) -> list[Story]:
-    """The stories with at least one article matching ``where`` (typically one day), each
-    with all its members, ordered by the lead's date."""
-    matching = apply_filter(
+def _matching(where: ArticleFilter) -> Any:
+    """The ids of the stories with at least one article matching ``where``."""
+    return apply_filter(
         select(articles.c.story_id)
         .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
         .where(articles.c.story_id.is_not(None)),
         where,
     )
+
+
+def outlines_in(connection: Connection, where: ArticleFilter) -> list[StoryOutline]:
+    """The outlines of the stories ``stories_in`` would return, in the same order."""
+    flag = func.max
+    statement = (
+        select(
+            stories.c.id,
+            _lead.c.published,
+            flag(case((feeds.c.kind == "regulator", 1), else_=0)),
+            flag(case((func.coalesce(articles.c.action, "") != "", 1), else_=0)),
+        )
+        .select_from(
+            articles.join(feeds, feeds.c.id == articles.c.feed_id)
+            .join(stories, stories.c.id == articles.c.story_id)
+            .join(_lead, _lead.c.id == stories.c.lead_article_id)
+        )
+        .where(articles.c.story_id.in_(_matching(where)))
+        .group_by(stories.c.id, _lead.c.published)
+        .order_by(_lead.c.published, stories.c.id)
+    )
+    return [
+        StoryOutline(id, as_utc(published), bool(regulator), bool(action))  # type: ignore[arg-type]
+        for id, published, regulator, action in connection.execute(statement)
+    ]
+
+
+def stories_in(connection: Connection, where: ArticleFilter) -> list[Story]:
+    """The stories with at least one article matching ``where`` (typically one day), each
+    with all its members, ordered by the lead's date."""
+    matching = _matching(where)
     members = (
         select(*article_columns(), stories.c.lead_article_id)
         .select_from(
