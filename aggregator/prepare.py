@@ -40,8 +40,9 @@ class Prepared:
     """A feed document's items, cleaned and tagged: what ``update.ingest`` stores."""
 
     title: str | None  # the feed's own title, cleaned
-    articles: tuple[Article, ...]
+    articles: tuple[Article, ...]  # new or changed since the versions the document was given
     skipped: int = 0  # items that were unusable and left out
+    unchanged: int = 0  # items left out because the store holds them as they are
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Download:
     kind: FeedKind
     agency: str | None
     now: datetime
+    known: frozenset[tuple[str, str]] = frozenset()  # Store.article_versions of its feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +74,19 @@ def prepare(
     catalog: Catalog,
     kind: FeedKind | str | None,
     agency: str | None,
+    known: frozenset[tuple[str, str]] = frozenset(),
 ) -> Prepared:
-    """Clean and tag a parsed document's entries."""
-    built = [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
-    articles = tag_articles(
-        disambiguate(built),
-        catalog=catalog,
-        kind=kind,
-        agency=agency,
+    """Clean and tag a parsed document's entries.
+
+    Entries whose (key, content hash) is in ``known`` are left out: the store holds them as
+    they are, and tagging them again was most of the cost of a feed that gained one item.
+    Were one changed in the store meanwhile (another process), it stays as that process wrote
+    it; the next document that changes is compared with it afresh."""
+    built = disambiguate(
+        [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
     )
+    fresh = [article for article in built if (article.key, article.content_hash) not in known]
+    articles = tag_articles(fresh, catalog=catalog, kind=kind, agency=agency)
     # Worked out here, where it costs the writing process nothing (see StoryText).
     articles = tuple(
         replace(
@@ -93,7 +99,10 @@ def prepare(
         for article in articles
     )
     return Prepared(
-        title=clean_text(parsed.title) or None, articles=articles, skipped=parsed.skipped
+        title=clean_text(parsed.title) or None,
+        articles=articles,
+        skipped=parsed.skipped,
+        unchanged=len(built) - len(fresh),
     )
 
 
@@ -107,6 +116,7 @@ def prepare_download(download: Download, catalog: Catalog) -> Prepared:
         catalog=catalog,
         kind=download.kind,
         agency=download.agency,
+        known=download.known,
     )
 
 

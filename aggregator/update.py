@@ -244,6 +244,7 @@ class Updater:
                                 kind=state.kind,
                                 agency=state.agency,
                                 now=now,
+                                known=self.store.article_versions(state.name),
                             )
                             job = _Preparing(state, started, result, download)
                             preparing[preparer.submit(download)] = job

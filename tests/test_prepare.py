@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from aggregator.fetch import Fetcher
 from aggregator.prepare import Download, Prepared, Preparer
 from aggregator.records import ArticleFilter, FeedKind, FeedSource, FetchStatus
 from aggregator.store import Store, open_store
-from aggregator.update import Updater
+from aggregator.update import Updater, ingest
 from tests.conftest import FeedServer
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -151,3 +152,96 @@ def test_story_text_is_the_one_the_store_would_work_out() -> None:
         assert article.story_text is not None
         assert article.story_text.tokens == story_tokens(article.title, article.summary_text)
         assert article.story_text.anchors == story_anchors(article.title, article.summary_text)
+
+
+def test_items_the_store_holds_as_they_are_are_not_tagged_again() -> None:
+    preparer = Preparer(load_catalog(), processes=0)
+    job = download(FEEDS / "pacer_docket.xml")
+    full = preparer.prepare_here(job)
+    assert isinstance(full, Prepared) and len(full.articles) == 4  # and one exact repeat
+    known = frozenset((a.key, a.content_hash) for a in full.articles[:2])
+    # A known key with other content is a changed item: it is prepared again.
+    edited = full.articles[2]
+    known |= {(edited.key, "a hash of an older version")}
+    partial = preparer.prepare_here(replace(job, known=known))
+    assert isinstance(partial, Prepared)
+    assert partial.articles == full.articles[2:]
+    assert partial.unchanged == 2
+
+
+def rss(*items: tuple[str, str]) -> str:
+    body = "".join(
+        f'<item><guid isPermaLink="false">{guid}</guid><title>{title}</title>'
+        "<pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>"
+        for guid, title in items
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>{body}</channel></rss>'
+    )
+
+
+def test_a_feed_that_gains_an_item_stores_the_new_and_the_edited_ones_only(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    url = feed_server.add("/w.xml", rss(("a", "SEC sues Quillon Labs"), ("b", "Old title")))
+    sources = [FeedSource("w", url)]
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    later = NOW.replace(hour=13)
+    clock = [NOW]
+    with Fetcher(HttpConfig(allow_private_networks=True)) as fetcher:
+        updater = Updater(store, fetcher, load_catalog(), clock=lambda: clock[0])
+        (first,) = updater.update(sources, only_due=False)
+        assert (first.new, first.updated) == (2, 0)
+        feed_server.add(
+            "/w.xml",
+            rss(("c", "CFTC fines Zentrix $3 million"), ("a", "SEC sues Quillon Labs"),
+                ("b", "New title")),
+        )  # fmt: skip
+        clock[0] = later
+        (second,) = updater.update(sources, only_due=False)
+    assert (second.new, second.updated) == (1, 1)
+    by_guid = {article.guid: article for article in store.get_articles()}
+    assert by_guid["a"].updated == NOW  # untouched
+    assert by_guid["b"].updated == later and by_guid["b"].title == "New title"
+    assert by_guid["c"].tags.agencies == ("CFTC",)  # the new item was tagged
+    assert by_guid["a"].tags.agencies == ("SEC",)  # and the untouched one kept its tags
+    store.close()
+
+
+def test_an_item_changed_by_another_writer_meanwhile_is_left_to_the_next_document(
+    tmp_path: Path,
+) -> None:
+    """Versions read before preparing may be out of date when the articles are written: an
+    item then left out is not lost, the store keeps the other writer's version, and the next
+    document is compared with that."""
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.sync_feeds([FeedSource("w", "https://w.test/rss")], NOW)
+    state = store.get_feed("w")
+    catalog = load_catalog()
+
+    def document(title: str) -> Download:
+        return replace(
+            download(FEEDS / "sec_press_releases.xml"),
+            content=rss(("a", title)).encode(),
+            kind=FeedKind.NEWS,
+            agency=None,
+        )
+
+    def put(job: Download) -> tuple[int, int]:
+        prepared = Preparer(catalog, processes=0).prepare_here(job)
+        assert isinstance(prepared, Prepared)
+        outcome = ingest(
+            store, state, prepared, base_url=job.url, fetched=None, now=NOW, next_check=NOW
+        )
+        return outcome.new, outcome.updated
+
+    assert put(document("First version")) == (1, 0)
+    stale = store.article_versions("w")
+    assert put(document("Another writer's version")) == (0, 1)
+    # This process read the versions before the other writer's change landed:
+    assert put(replace(document("First version"), known=stale)) == (0, 0)
+    assert [a.title for a in store.get_articles()] == ["Another writer's version"]
+    # Its next document is compared with what the store holds now.
+    known = store.article_versions("w")
+    assert put(replace(document("First version"), known=known)) == (0, 1)
+    store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.dedup import article_key, choose_story
+from aggregator.dedup import article_key, choose_story, story_anchors, story_tokens
 from aggregator.errors import NotFoundError, SchemaError
 from aggregator.extract import build_article
 from aggregator.records import (
@@ -22,10 +22,12 @@ from aggregator.records import (
     FetchStatus,
     RawEntry,
     StoryOutline,
+    StoryText,
     Tags,
     Validators,
 )
 from aggregator.store import Store, open_store
+from aggregator.store._articles import story_text_from
 from aggregator.store._stories import Chooser
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -297,3 +299,33 @@ def test_story_outlines_say_what_the_stories_say(docket: Store) -> None:
         (False, True),
         (True, False),
     ]
+
+
+def test_story_text_is_kept_with_the_article_and_never_outlives_an_edit(docket: Store) -> None:
+    from aggregator.store import _stories
+
+    def stored() -> StoryText | None:
+        with docket._engine.connect() as connection:
+            (row,) = connection.execute(_stories._BY_ID, {"ids": [1]}).all()
+        return story_text_from(row.story_text)
+
+    first = build_article(
+        raw(guid="q1", title="Quillon Labs founder sued", summary="Regulators sued Zentrix."),
+        base_url=SOURCE.url,
+        now=NOW,
+    )
+    text = StoryText(
+        story_tokens(first.title, first.summary_text),
+        story_anchors(first.title, first.summary_text),
+    )
+    write(docket, replace(first, story_text=text))
+    assert stored() == text
+    # An edit that arrives without story text (a caller that did not work it out) must not
+    # leave the old text's words behind: matching then reads the new text itself.
+    edited = build_article(
+        raw(guid="q1", title="Quillon Labs founder settles", summary="A settlement."),
+        base_url=SOURCE.url,
+        now=NOW,
+    )
+    assert write(docket, edited) == (0, 1)
+    assert stored() is None

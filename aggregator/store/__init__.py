@@ -226,6 +226,12 @@ class Store:
         with wrap_errors(self.url), read_transaction(self._engine) as connection:
             yield from _articles.iter_articles(connection, where)
 
+    def article_versions(self, feed: str, limit: int = 500) -> frozenset[tuple[str, str]]:
+        """(key, content hash) of the feed's ``limit`` newest articles: what a new document of
+        the feed is compared with before its items are tagged (see prepare)."""
+        with wrap_errors(self.url), read_transaction(self._engine) as connection:
+            return _articles.versions(connection, _feeds.feed_id(connection, feed), limit)
+
     def stale_articles(self, version: str, after_id: int, limit: int) -> list[StoredArticle]:
         """Up to ``limit`` articles after ``after_id`` (id order) whose tags were not made by
         ``version``: the work list of ``retag``."""

@@ -19,6 +19,7 @@ from aggregator.records import (
     Money,
     StoreCounts,
     StoredArticle,
+    StoryText,
     Tags,
 )
 from aggregator.store.schema import article_tags, articles, feeds
@@ -84,6 +85,17 @@ def write_articles(
         unchanged=unchanged,
         new_ids=tuple(sorted(article_id for article_id, _ in tagged[: len(inserts)])),
     )
+
+
+def versions(connection: Connection, feed: int, limit: int) -> frozenset[tuple[str, str]]:
+    """(key, content hash) of the feed's ``limit`` newest articles."""
+    query = (
+        select(articles.c.key, articles.c.content_hash)
+        .where(articles.c.feed_id == feed)
+        .order_by(articles.c.id.desc())
+        .limit(limit)
+    )
+    return frozenset((row.key, row.content_hash) for row in connection.execute(query))
 
 
 def set_tags(connection: Connection, updates: Sequence[tuple[int, Tags]]) -> None:
@@ -155,6 +167,20 @@ def _tags_from_row(row: Any) -> Tags:
     )
 
 
+def _story_text_value(text: StoryText | None) -> str | None:
+    if text is None:
+        return None
+    return json.dumps([sorted(text.tokens), sorted(text.anchors)], ensure_ascii=False)
+
+
+def story_text_from(value: str | None) -> StoryText | None:
+    """The stored story text of an article, or None for a row written without it."""
+    if not value:
+        return None
+    tokens, anchors = json.loads(value)
+    return StoryText(frozenset(tokens), frozenset(anchors))
+
+
 def _values(article: Article) -> dict[str, Any]:
     return {
         "guid": article.guid,
@@ -167,13 +193,16 @@ def _values(article: Article) -> dict[str, Any]:
         "published": article.published,
         "published_estimated": article.published_estimated,
         "content_hash": article.content_hash,
+        # Always written, so an edit never leaves the words of the old text behind.
+        "story_text": _story_text_value(article.story_text),
         **_tag_values(article.tags),
     }
 
 
 def article_columns() -> list[Any]:
     return [
-        *articles.c,
+        # Story text is for story matching only (see _stories); readers never need it.
+        *(column for column in articles.c if column.name != "story_text"),
         feeds.c.name.label("feed_name"),
         feeds.c.kind.label("feed_kind"),
         feeds.c.agency.label("feed_agency"),

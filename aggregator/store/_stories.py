@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -33,7 +34,12 @@ from aggregator.dedup import (
     story_tokens,
 )
 from aggregator.records import ArticleFilter, Story, StoryOutline, StoryText
-from aggregator.store._articles import apply_filter, article_columns, article_from_row
+from aggregator.store._articles import (
+    apply_filter,
+    article_columns,
+    article_from_row,
+    story_text_from,
+)
 from aggregator.store.schema import article_tags, articles, feeds, stories
 
 Chooser = Callable[[StoryFeatures, list[StoryFeatures]], "int | None"]
@@ -49,6 +55,7 @@ _FEATURE_COLUMNS = (
     articles.c.penalty_usd,
     articles.c.action,
     articles.c.content_hash,
+    articles.c.story_text,
     feeds.c.name.label("feed_name"),
     feeds.c.kind.label("feed_kind"),
     feeds.c.agency.label("feed_agency"),
@@ -95,6 +102,8 @@ class FeatureCache:
 
 def _features(row: Any, text: StoryText | None) -> StoryFeatures:
     if text is None:
+        text = story_text_from(row.story_text)
+    if text is None:  # written before the store kept it
         text = StoryText(
             story_tokens(row.title, row.summary_text), story_anchors(row.title, row.summary_text)
         )
@@ -104,8 +113,10 @@ def _features(row: Any, text: StoryText | None) -> StoryFeatures:
         feed=row.feed_name,
         regulator=row.feed_kind == "regulator",
         published=as_utc(row.published),  # type: ignore[arg-type]
-        tokens=text.tokens,
-        anchors=text.anchors,
+        # Interned: the cache holds thousands of articles made of the same few thousand
+        # words, each read or unpickled as a string of its own.
+        tokens=frozenset(map(sys.intern, text.tokens)),
+        anchors=frozenset(map(sys.intern, text.anchors)),
         entities=frozenset(json.loads(row.entities or "[]")),
         case_numbers=frozenset(json.loads(row.case_numbers or "[]")),
         penalty_usd=row.penalty_usd,

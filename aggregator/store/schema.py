@@ -90,10 +90,12 @@ articles = Table(
     Column("tag_text", Text, nullable=False, server_default=""),  # indexed for search
     Column("tag_version", String(64)),
     Column("story_id", Integer),  # stories.id; kept consistent by the store
+    Column("story_text", Text),  # JSON [tokens, anchors] (records.StoryText), or NULL
     UniqueConstraint("feed_id", "key"),
     Index(None, "published"),
     Index(None, "action"),
     Index(None, "story_id"),
+    Index(None, "feed_id"),
 )
 
 stories = Table(
