@@ -8,6 +8,7 @@ import gzip
 import socket
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +139,21 @@ def test_not_modified_answers_reuse_the_connection(feed_server: FeedServer) -> N
     clients = {request.client for request in feed_server.requests_to("/feed")}
     assert len(feed_server.requests_to("/feed")) == 4
     assert len(clients) == 1, clients
+
+
+def test_concurrent_fetches_keep_one_connection_per_thread(feed_server: FeedServer) -> None:
+    # Each fetch takes a client no other fetch is using (see Fetcher._client): eight threads
+    # fetching 80 feeds of one host need eight connections, kept across the rounds.
+    urls = [feed_server.add(f"/feed{n}", RSS, etag=ETAG) for n in range(40)]
+    with Fetcher(HttpConfig(concurrency=8, per_host=8)) as fetcher:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for _ in range(2):
+                results = list(pool.map(fetcher.fetch, urls))
+                assert all(r.status is FetchStatus.OK for r in results)
+        assert len(fetcher._clients) <= 8
+    clients = {request.client for request in feed_server.requests}
+    assert len(feed_server.requests) == 80
+    assert 1 <= len(clients) <= 8, clients
 
 
 def test_a_304_without_validators_keeps_the_ones_sent(feed_server: FeedServer) -> None:
