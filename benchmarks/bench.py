@@ -716,7 +716,10 @@ def run(plan: Plan) -> Results:
             for feeds, items in plan.sizes:
                 print(f"\n[ingest {feeds}x{items}]", flush=True)
                 started = time.perf_counter()
-                ingest_run = run_ingest(farm, folder, feeds, items, catalog)
+                # A namespace per size: the update phase of one must not add items to the next.
+                ingest_run = run_ingest(
+                    farm, folder, feeds, items, catalog, namespace=f"ours{feeds}x{items}"
+                )
                 results.phase_done(f"ingest {feeds}x{items}", started)
                 runs[(feeds, items)] = ingest_run
                 note = f"{ingest_run.entries:,} entries in {ingest_run.cold_seconds:.1f} s"
