@@ -11,10 +11,10 @@ again on PostgreSQL (a schema made and dropped on the server ``--postgresql`` na
 with the reason when it does not answer). When lemon24/reader is installed the same farm is
 also fed to it (in a subprocess) and the ratios are printed.
 
-The full run (cold ingests of 300x50 and 2000x10 feeds x items, search at 100,000 articles,
-a digest of a 5,000-article day) takes about eight minutes; ``--feeds 2000 --items 50`` runs
-the issue's 2000x50 ingest instead of 2000x10 (six minutes more at today's ingest rate).
-``--quick`` (100x20, search at 10,000, a 1,500-article digest) takes about two minutes.
+The full run (cold ingests of 300x50 and 2000x50 feeds x items, search and the peak RSS at
+the 100,000 articles of the second, a digest of a 5,000-article day) takes about ten minutes;
+``--feeds N --items M`` sets the largest ingest. ``--quick`` (100x20, search at 10,000, a
+1,500-article digest) takes about a minute.
 """
 
 from __future__ import annotations
