@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.cookiejar
 import ipaddress
 import re
 import socket
@@ -52,6 +53,9 @@ class Fetcher:
         self._clients: list[httpx.Client] = []
         self._idle: list[httpx.Client] = []  # last in, first out: warm connections first
         self._tls: ssl.SSLContext | None = None  # one for all clients: each loads the CAs
+        # One jar for all clients, as with one client: a cookie a server set is sent back
+        # whichever client asks next (CookieJar has a lock of its own).
+        self._cookies = http.cookiejar.CookieJar()
         self._host_locks: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
 
@@ -84,6 +88,7 @@ class Fetcher:
             tls = self._tls
         return httpx.Client(
             verify=tls,
+            cookies=self._cookies,
             headers={
                 "User-Agent": config.user_agent,
                 "Accept": ACCEPT,

@@ -156,6 +156,19 @@ def test_concurrent_fetches_keep_one_connection_per_thread(feed_server: FeedServ
     assert 1 <= len(clients) <= 8, clients
 
 
+def test_a_cookie_a_server_set_is_sent_back_by_every_fetch_thread(
+    feed_server: FeedServer,
+) -> None:
+    login = feed_server.add("/a", RSS, headers={"Set-Cookie": "visit=abc; Path=/"})
+    urls = [feed_server.add(f"/b{n}", RSS) for n in range(8)]
+    with Fetcher(HttpConfig(concurrency=4, per_host=4)) as fetcher:
+        fetcher.fetch(login)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(fetcher.fetch, urls))
+    sent = [header(r, "Cookie") for r in feed_server.requests if r.path.startswith("/b")]
+    assert sent == ["visit=abc"] * 8
+
+
 def test_a_304_without_validators_keeps_the_ones_sent(feed_server: FeedServer) -> None:
     url = feed_server.add("/feed", status=304, content_type=None)
     sent = Validators(etag=ETAG, last_modified=LAST_MODIFIED)
