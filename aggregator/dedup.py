@@ -7,12 +7,11 @@ either by a hash of its title and date. Items of one feed that share a link but 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from aggregator._urls import canonical_url
@@ -225,6 +224,10 @@ class StoryFeatures:
     action: str | None = None
     roundup: bool = False  # a digest of several events ("The Week in Crypto Policy")
     agency: str | None = None  # the publishing regulator, for a regulator's release
+    profile: _Profile = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "profile", _profile(self.tokens, self.anchors, self.entities))
 
 
 _ROUNDUP = re.compile(
@@ -338,21 +341,20 @@ class _Profile:
     """What story_similarity derives from one article's features, worked out once per article
     rather than once per pair (an article meets dozens of candidates)."""
 
-    title: frozenset[str]
-    body: frozenset[str]
+    titles: int  # how many of the tokens are the headline's (marked TITLE)
     entity_words: frozenset[str]
     strong: frozenset[str]
     weak: frozenset[str]
     names_a_party: bool
 
 
-@functools.lru_cache(maxsize=8_192)  # about 4 KB each; see store._stories.FeatureCache
 def _profile(tokens: frozenset[str], anchors: frozenset[str], entities: frozenset[str]) -> _Profile:
-    title = frozenset(w for w in tokens if w.startswith(TITLE))
+    # The headline's and the lead's words are told apart by the TITLE mark where two
+    # articles meet (see story_similarity), not kept as sets of their own: the feature cache
+    # holds thousands of articles, and copies of their words took 35 of a 180 MiB ingest.
     entity_words = frozenset(_name_words(entities))
     return _Profile(
-        title=title,
-        body=tokens - title,
+        titles=sum(1 for w in tokens if w.startswith(TITLE)),
         entity_words=entity_words,
         strong=entity_words | {w for w in anchors if not w.startswith(WEAK)},
         weak=frozenset(w[1:] for w in anchors if w.startswith(WEAK)),
@@ -397,16 +399,16 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
         # Each release of an agency is its own action, however alike the wording; and one
         # outlet does not report one event twice in three days (a follow-up is a new story).
         return None
-    pa = _profile(a.tokens, a.anchors, a.entities)
-    pb = _profile(b.tokens, b.anchors, b.entities)
-    title_a, title_b = pa.title, pb.title
-    if title_a and title_b and not title_a & title_b and not shared_case:
+    pa, pb = a.profile, b.profile
+    shared = a.tokens & b.tokens
+    shared_titles = sum(1 for w in shared if w.startswith(TITLE))
+    if pa.titles and pb.titles and not shared_titles and not shared_case:
         # A headline says what the article is about: two that share no word are two events
         # (a market report that mentions a settlement in passing is not about it).
         return None
-    words_a, words_b = pa.body, pb.body
-    smaller = min(len(words_a), len(words_b))
-    overlap = len(words_a & words_b) / smaller if smaller else 0.0
+    # Overlap of the lead's words (the headline's words count there too, unmarked).
+    smaller = min(len(a.tokens) - pa.titles, len(b.tokens) - pb.titles)
+    overlap = (len(shared) - shared_titles) / smaller if smaller else 0.0
     # Common names: tagged parties (by the words of their names, so "Harbor Ridge Capital"
     # meets "Harbor Ridge Capital Management") and proper names in the text; amounts only
     # strengthen a pair that already shares a name.
