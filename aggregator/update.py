@@ -244,7 +244,13 @@ class Updater:
                                 kind=state.kind,
                                 agency=state.agency,
                                 now=now,
-                                known=self.store.article_versions(state.name),
+                                # A feed with nothing stored (every feed of a first
+                                # poll) has nothing to compare with: no query.
+                                known=(
+                                    self.store.article_versions(state.name)
+                                    if state.article_count
+                                    else frozenset()
+                                ),
                             )
                             job = _Preparing(state, started, result, download)
                             preparing[preparer.submit(download)] = job

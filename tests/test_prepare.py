@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import prepare
 from aggregator.catalog import load_catalog
 from aggregator.config import HttpConfig
 from aggregator.dedup import story_anchors, story_tokens
@@ -19,6 +20,7 @@ from aggregator.fetch import Fetcher
 from aggregator.prepare import Download, Prepared, Preparer
 from aggregator.records import ArticleFilter, FeedKind, FeedSource, FetchStatus
 from aggregator.store import Store, open_store
+from aggregator.tag import tag_articles
 from aggregator.update import Updater, ingest
 from tests.conftest import FeedServer
 
@@ -181,8 +183,16 @@ def rss(*items: tuple[str, str]) -> str:
 
 
 def test_a_feed_that_gains_an_item_stores_the_new_and_the_edited_ones_only(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tagged: list[str] = []
+
+    def tag_and_count(articles, **options):  # type: ignore[no-untyped-def]
+        tagged.extend(article.guid for article in articles)
+        return tag_articles(articles, **options)
+
+    # The updater prepares in this process (processes=0), so the count sees every item.
+    monkeypatch.setattr(prepare, "tag_articles", tag_and_count)
     url = feed_server.add("/w.xml", rss(("a", "SEC sues Quillon Labs"), ("b", "Old title")))
     sources = [FeedSource("w", url)]
     store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
@@ -200,6 +210,7 @@ def test_a_feed_that_gains_an_item_stores_the_new_and_the_edited_ones_only(
         clock[0] = later
         (second,) = updater.update(sources, only_due=False)
     assert (second.new, second.updated) == (1, 1)
+    assert sorted(tagged) == ["a", "b", "b", "c"]  # the unchanged "a" was tagged once only
     by_guid = {article.guid: article for article in store.get_articles()}
     assert by_guid["a"].updated == NOW  # untouched
     assert by_guid["b"].updated == later and by_guid["b"].title == "New title"
