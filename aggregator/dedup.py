@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from aggregator._urls import canonical_url
 from aggregator.records import Article
@@ -174,6 +174,15 @@ def _name_key(word: str) -> str:
     return word[:-1] if len(word) >= 6 and word.endswith("an") else word
 
 
+def _char_before(text: str, at: int) -> str:
+    """The last character before ``at`` that is not white space ("" at the start); slicing
+    the text up to each capitalised word was most of the time of story_anchors."""
+    at -= 1
+    while at >= 0 and text[at].isspace():
+        at -= 1
+    return text[at] if at >= 0 else ""
+
+
 def story_anchors(title: str, summary: str) -> frozenset[str]:
     """Proper names in the text: capitalised words that never appear in lower case in the same
     article and are not common enforcement vocabulary ("HashNorth", "Lumora", "Brooks").
@@ -187,7 +196,7 @@ def story_anchors(title: str, summary: str) -> frozenset[str]:
     for text, headline in ((title, _headline_case(title)), (summary, False)):
         for match in _CAPITALISED.finditer(text):
             word = match.group(1).rstrip(".'’-").replace("’s", "").replace("'s", "")
-            before = text[: match.start()].rstrip()[-1:]
+            before = _char_before(text, match.start())
             positional = headline or before in ("", ".", "!", "?", ":", ";")
             # "Ex-Bitvora", "Cambodia-based": each capitalised part of a compound on its own.
             for index, part in enumerate(word.split("-")):
@@ -227,7 +236,9 @@ class StoryFeatures:
     profile: _Profile = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "profile", _profile(self.tokens, self.anchors, self.entities))
+        object.__setattr__(
+            self, "profile", _profile(self.published, self.tokens, self.anchors, self.entities)
+        )
 
 
 _ROUNDUP = re.compile(
@@ -336,25 +347,36 @@ def _name_words(names: Iterable[str]) -> set[str]:
     }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Profile:
     """What story_similarity derives from one article's features, worked out once per article
     rather than once per pair (an article meets dozens of candidates)."""
 
-    titles: int  # how many of the tokens are the headline's (marked TITLE)
+    when: int  # the published time in microseconds since 1970: cheaper than datetimes, exact
+    headline: frozenset[str]  # the tokens marked TITLE: most pairs are ruled out by these alone
     entity_words: frozenset[str]
     strong: frozenset[str]
     weak: frozenset[str]
     names_a_party: bool
 
 
-def _profile(tokens: frozenset[str], anchors: frozenset[str], entities: frozenset[str]) -> _Profile:
-    # The headline's and the lead's words are told apart by the TITLE mark where two
-    # articles meet (see story_similarity), not kept as sets of their own: the feature cache
-    # holds thousands of articles, and copies of their words took 35 of a 180 MiB ingest.
+def _profile(
+    published: datetime,
+    tokens: frozenset[str],
+    anchors: frozenset[str],
+    entities: frozenset[str],
+) -> _Profile:
+    # Only the headline's tokens get a set of their own (a few words, the same string
+    # objects): the feature cache holds thousands of articles, and copies of all their words
+    # took 35 of a 180 MiB ingest.
     entity_words = frozenset(_name_words(entities))
     return _Profile(
-        titles=sum(1 for w in tokens if w.startswith(TITLE)),
+        when=(published - _EPOCH) // _MICROSECOND,
+        headline=frozenset(w for w in tokens if w.startswith(TITLE)),
         entity_words=entity_words,
         strong=entity_words | {w for w in anchors if not w.startswith(WEAK)},
         weak=frozenset(w[1:] for w in anchors if w.startswith(WEAK)),
@@ -383,7 +405,8 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
     in common; without a common name, case number or (when one side names nobody) unround
     amount, only near-identical wording from two different sources counts.
     """
-    hours = abs((a.published - b.published).total_seconds()) / 3600
+    pa, pb = a.profile, b.profile
+    hours = abs(pa.when - pb.when) / 3_600_000_000
     if hours > FOLLOW_UP_HOURS or a.article_id == b.article_id or a.roundup or b.roundup:
         return None
     follow_up = hours > STORY_WINDOW_HOURS
@@ -399,16 +422,14 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
         # Each release of an agency is its own action, however alike the wording; and one
         # outlet does not report one event twice in three days (a follow-up is a new story).
         return None
-    pa, pb = a.profile, b.profile
-    shared = a.tokens & b.tokens
-    shared_titles = sum(1 for w in shared if w.startswith(TITLE))
-    if pa.titles and pb.titles and not shared_titles and not shared_case:
+    shared_titles = len(pa.headline & pb.headline)
+    if pa.headline and pb.headline and not shared_titles and not shared_case:
         # A headline says what the article is about: two that share no word are two events
         # (a market report that mentions a settlement in passing is not about it).
         return None
     # Overlap of the lead's words (the headline's words count there too, unmarked).
-    smaller = min(len(a.tokens) - pa.titles, len(b.tokens) - pb.titles)
-    overlap = (len(shared) - shared_titles) / smaller if smaller else 0.0
+    smaller = min(len(a.tokens) - len(pa.headline), len(b.tokens) - len(pb.headline))
+    overlap = (len(a.tokens & b.tokens) - shared_titles) / smaller if smaller else 0.0
     # Common names: tagged parties (by the words of their names, so "Harbor Ridge Capital"
     # meets "Harbor Ridge Capital Management") and proper names in the text; amounts only
     # strengthen a pair that already shares a name.
