@@ -7,6 +7,7 @@ either by a hash of its title and date. Items of one feed that share a link but 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -240,6 +241,14 @@ class StoryFeatures:
             self, "profile", _profile(self.published, self.tokens, self.anchors, self.entities)
         )
 
+    def with_story(self, story_id: int | None) -> StoryFeatures:
+        """The same article in another story. A copy, not ``replace``: the profile depends on
+        the text only, and working it out again for every assigned article was a tenth of
+        story matching."""
+        moved = copy.copy(self)
+        object.__setattr__(moved, "story_id", story_id)
+        return moved
+
 
 _ROUNDUP = re.compile(
     r"^(?:the\s+)?(?:daily|weekly|morning|evening)\b|\bweek\s+in\b|\bthis\s+week\b|"
@@ -328,14 +337,14 @@ def retrieval_words(features: StoryFeatures, count: int = 8) -> list[str]:
             and word not in _STOPWORDS
         )
 
-    names = sorted({w.lstrip(WEAK) for w in features.anchors}, key=lambda w: (-len(w), w))
-    headline = sorted(
-        (w[len(TITLE) :] for w in features.tokens if w.startswith(TITLE)),
-        key=lambda w: (-len(w), w),
-    )
-    lead = sorted((w for w in features.tokens if ":" not in w), key=lambda w: (-len(w), w))
-    chosen = [w for w in dict.fromkeys([*names, *headline, *lead]) if usable(w)]
-    return chosen[:count]
+    def longest_first(words: Iterable[str]) -> list[str]:
+        return sorted(filter(usable, words), key=lambda w: (-len(w), w))
+
+    chosen = dict.fromkeys(longest_first({w.lstrip(WEAK) for w in features.anchors}))
+    chosen.update(dict.fromkeys(longest_first(w[len(TITLE) :] for w in features.profile.headline)))
+    if len(chosen) < count:  # the lead's words are needed
+        chosen.update(dict.fromkeys(longest_first(w for w in features.tokens if ":" not in w)))
+    return list(chosen)[:count]
 
 
 def _name_words(names: Iterable[str]) -> set[str]:

@@ -6,7 +6,6 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,13 +75,12 @@ class FeatureCache:
 
     def get(self, article_id: int, story_id: int | None, content_hash: str) -> StoryFeatures | None:
         """The features of this version of the article, or None when not known."""
-        with self._lock:
-            known = self._entries.get(article_id)
+        known = self._entries.get(article_id)  # atomic: the lock guards the writes
         if known is None or known[0] != content_hash:
             return None
         found = known[1]
         if found.story_id != story_id:  # assigned since, or moved: remember the new story
-            found = replace(found, story_id=story_id)
+            found = found.with_story(story_id)
             with self._lock:
                 self._entries[article_id] = (content_hash, found)
         return found
