@@ -205,7 +205,7 @@ def _mask(text: str, matches: list[_Match]) -> str:
     return text
 
 
-VETO_REACH = 200  # characters an exclusion may stretch beyond the name it vetoes
+VETO_REACH = 100  # characters an exclusion may stretch beyond the name it vetoes (15 words)
 
 
 def _vetoed(compiled: _Compiled, match: _Match, texts: dict[str, str]) -> bool:
