@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -42,6 +43,33 @@ ACCEPT = (
 ACCEPT_ENCODING = "gzip, deflate"
 _PERMANENT = {301, 308}
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookies, read from a response only when it sets one. httpx reads every
+    response, building a urllib request and an email message for the cookie jar: a sixth of
+    the CPU of a "not modified" poll, where no feed sets a cookie. (Set-Cookie2 would need
+    the jar's RFC 2965 policy, which is off.)"""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.Client):
+    """An httpx client whose cookies are a :class:`_Cookies` on the jar it was given."""
+
+    def __init__(self, *, cookies: http.cookiejar.CookieJar, **options: Any) -> None:
+        super().__init__(cookies=cookies, **options)
+        self._jar_cookies = _Cookies(cookies)
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return self._jar_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: httpx.Cookies) -> None:
+        self._jar_cookies = _Cookies(httpx.Cookies(cookies).jar)
 
 
 class Fetcher:
@@ -86,7 +114,7 @@ class Fetcher:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context()
             tls = self._tls
-        return httpx.Client(
+        return _Client(
             verify=tls,
             cookies=self._cookies,
             headers={
