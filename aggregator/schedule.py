@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import FrameType
@@ -43,12 +44,29 @@ class Service:
     tick: int = TICK_SECONDS
     clock: Callable[[], datetime] = utcnow
     stop: threading.Event = field(default_factory=threading.Event)
-    _idle: threading.Event = field(default_factory=threading.Event)
+    _running: int = 0  # jobs under way; a signal waits for them (see run)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    @contextmanager
+    def _job(self) -> Iterator[None]:
+        """Counts a job as running, so that a signal lets it finish its write: the digest's
+        above all, whose ledger must say "sent" once the server took the message."""
+        with self._changed:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
 
     def fetch_due(self) -> None:
         if self.stop.is_set():
             return
-        self._idle.clear()
+        with self._job():
+            self._fetch_due()
+
+    def _fetch_due(self) -> None:
         try:
             with Fetcher(self.config.http) as fetcher:
                 updater = Updater(
@@ -62,15 +80,16 @@ class Service:
                 updater.update(self.config.feeds, workers=self.config.http.concurrency)
         except Exception:
             log.exception("fetch tick failed")
-        finally:
-            self._idle.set()
 
     def send_digest(self, day: date | None = None) -> None:
         if self.stop.is_set() or not self.config.digest.recipients:
             return
         day = day or default_day(self.clock(), self.config.digest.timezone)
         try:
-            outcomes = send_digest(self.store, self.config, self.catalog, day=day, now=self.clock)
+            with self._job():
+                outcomes = send_digest(
+                    self.store, self.config, self.catalog, day=day, now=self.clock
+                )
         except Exception:
             log.exception("digest day=%s failed", day)
             return
@@ -100,7 +119,8 @@ class Service:
 
     def housekeeping(self) -> None:
         try:
-            self.store.optimize()
+            with self._job():
+                self.store.optimize()
         except Exception:
             log.exception("housekeeping failed")
 
@@ -140,13 +160,15 @@ class Service:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        self._idle.set()
         log.info(
             "serving feeds=%d tick=%ss digest=%s %s", len(self.config.feeds), self.tick,
             settings.time, settings.timezone,
         )  # fmt: skip
         scheduler.start()
-        # Back from a signal: a fetch in progress stops after the feed it is writing.
-        if not self._idle.wait(SHUTDOWN_GRACE):
+        # Back from a signal: a fetch in progress stops after the feed it is writing, a digest
+        # after the recipient it is sending to.
+        with self._changed:
+            finished = self._changed.wait_for(lambda: self._running == 0, SHUTDOWN_GRACE)
+        if not finished:
             log.warning("a job was still running after %ss; exiting anyway", SHUTDOWN_GRACE)
         log.info("stopped")
