@@ -322,6 +322,11 @@ def story_tokens(title: str, summary: str) -> frozenset[str]:
     return frozenset(headline | lead | {TITLE + word for word in headline})
 
 
+def _usable(word: str) -> bool:
+    """A word worth looking candidates up by (see retrieval_words)."""
+    return len(word) > 3 and word.isalnum() and word not in _COMMON_NAMES and word not in _STOPWORDS
+
+
 def retrieval_words(features: StoryFeatures, count: int = 8) -> list[str]:
     """The words to look an article's candidates up by, most telling first and always in the
     same order: its proper names, then its headline's words, then its lead's. Agency names
@@ -329,22 +334,32 @@ def retrieval_words(features: StoryFeatures, count: int = 8) -> list[str]:
     would fill the lookup's cap with unrelated ones. (Leaving out concept words such as
     "charge" too lost recall on tests/data/stories: they are what a nameless item shares.)"""
 
-    def usable(word: str) -> bool:
-        return (
-            len(word) > 3
-            and word.isalnum()
-            and word not in _COMMON_NAMES
-            and word not in _STOPWORDS
-        )
-
     def longest_first(words: Iterable[str]) -> list[str]:
-        return sorted(filter(usable, words), key=lambda w: (-len(w), w))
+        return sorted(filter(_usable, words), key=lambda w: (-len(w), w))
 
     chosen = dict.fromkeys(longest_first({w.lstrip(WEAK) for w in features.anchors}))
     chosen.update(dict.fromkeys(longest_first(w[len(TITLE) :] for w in features.profile.headline)))
     if len(chosen) < count:  # the lead's words are needed
         chosen.update(dict.fromkeys(longest_first(w for w in features.tokens if ":" not in w)))
     return list(chosen)[:count]
+
+
+def lookup_forms(word: str) -> tuple[str, ...]:
+    """What a retrieval word is looked up as among other articles' ``findable_words``: itself
+    (a name) and its stem (a name also meets the same word in ordinary text, which is kept
+    stemmed), as a full-text prefix query for the word would find both."""
+    stem = _stem(word)
+    return (word,) if stem == word else (word, stem)
+
+
+def findable_words(features: StoryFeatures) -> frozenset[str]:
+    """The words an article can be found by as a candidate: its proper names whole and its
+    headline's and lead's words stemmed, those ``retrieval_words`` could ever ask for."""
+    words = {word.lstrip(WEAK) for word in features.anchors}
+    for token in features.tokens:
+        if not token.startswith(TITLE):
+            words.add(token)
+    return frozenset(filter(_usable, words))
 
 
 def _name_words(names: Iterable[str]) -> set[str]:

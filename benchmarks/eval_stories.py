@@ -46,15 +46,18 @@ class Report:
         return self.true_positive / wanted if wanted else 1.0
 
 
-def evaluate(path: Path = DEFAULT_SET, url: str | None = None) -> Report:
+def evaluate(path: Path = DEFAULT_SET, url: str | None = None, writers: int = 1) -> Report:
     """Score story grouping on the set at ``path``, in a temporary SQLite store or, given
-    ``url``, in that (empty) store."""
+    ``url``, in that (empty) store. ``writers`` stores opened on it write the items in turn,
+    as that many processes would."""
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     items.sort(key=lambda item: item["published"])
     catalog = load_catalog()
     report = Report(items=len(items))
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(url or f"sqlite:///{Path(folder) / 'stories.sqlite'}")
+        url = url or f"sqlite:///{Path(folder) / 'stories.sqlite'}"
+        store = open_store(url)
+        others = [open_store(url) for _ in range(writers - 1)]
         now = datetime.fromisoformat(items[-1]["published"].replace("Z", "+00:00"))
         sources = {}
         for item in items:
@@ -64,7 +67,8 @@ def evaluate(path: Path = DEFAULT_SET, url: str | None = None) -> Report:
             )
         store.sync_feeds(list(sources.values()), now)
         ids: dict[str, int] = {}
-        for item in items:
+        for number, item in enumerate(items):
+            writer = ([store, *others])[number % writers]
             published = datetime.fromisoformat(item["published"].replace("Z", "+00:00"))
             title = clean_text(item["title"])
             summary_html = sanitize_html(item.get("summary") or "")
@@ -85,7 +89,7 @@ def evaluate(path: Path = DEFAULT_SET, url: str | None = None) -> Report:
             tagged = tag_articles(
                 [article], catalog=catalog, kind=source.kind, agency=source.agency
             )
-            counts = store.apply_update(
+            counts = writer.apply_update(
                 FeedUpdateIntent(
                     feed=source.name,
                     fetched=published,
@@ -98,7 +102,8 @@ def evaluate(path: Path = DEFAULT_SET, url: str | None = None) -> Report:
             )
             ids[item["id"]] = counts.new_ids[0]
         story_of = {a.id: a.story_id for a in store.get_articles()}
-        store.close()
+        for opened in (store, *others):
+            opened.close()
     for a, b in itertools.combinations(items, 2):
         same_label = a["story"] == b["story"]
         same_found = story_of[ids[a["id"]]] == story_of[ids[b["id"]]]

@@ -58,6 +58,7 @@ from aggregator.store._engine import (
     wrap_errors,
     write_transaction,
 )
+from aggregator.store._story_index import CandidateIndex
 
 __all__ = ["Store", "open_store"]
 
@@ -71,6 +72,8 @@ class Store:
         self._engine = make_engine(url)
         self.dialect = self._engine.dialect.name
         self._story_features = _stories.FeatureCache()
+        # Only where ids are handed out in commit order (see CandidateIndex).
+        self._candidates = CandidateIndex() if self.dialect == "sqlite" else None
 
     def close(self) -> None:
         self._engine.dispose()
@@ -177,14 +180,19 @@ class Store:
         answer "not modified" costs one commit, not one per feed."""
         plain = [intent for intent in intents if _feeds.is_plain_not_modified(intent)]
         bulk = {id(intent) for intent in plain}
-        with wrap_errors(self.url), write_transaction(self._engine) as connection:
-            _feeds.apply_not_modified(connection, plain)
-            return [
-                self._apply(connection, intent, choose_story)
-                if id(intent) not in bulk
-                else StoreCounts()
-                for intent in intents
-            ]
+        try:
+            with wrap_errors(self.url), write_transaction(self._engine) as connection:
+                _feeds.apply_not_modified(connection, plain)
+                return [
+                    self._apply(connection, intent, choose_story)
+                    if id(intent) not in bulk
+                    else StoreCounts()
+                    for intent in intents
+                ]
+        except BaseException:
+            if self._candidates is not None:
+                self._candidates.clear()  # it may hold ids the rollback took back
+            raise
 
     def _apply(
         self,
@@ -209,6 +217,7 @@ class Store:
                     intent.fetched,
                     self._story_features,
                     texts,
+                    self._candidates,
                 )
         _feeds.apply_state(connection, feed, intent)
         return counts

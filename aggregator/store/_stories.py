@@ -6,6 +6,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from aggregator.dedup import (
     STORY_WINDOW_HOURS,
     StoryFeatures,
     is_roundup,
+    lookup_forms,
     retrieval_words,
     story_anchors,
     story_lead,
@@ -39,6 +41,7 @@ from aggregator.store._articles import (
     article_from_row,
     story_text_from,
 )
+from aggregator.store._story_index import CandidateIndex, entity_key
 from aggregator.store.schema import article_tags, articles, feeds, stories
 
 Chooser = Callable[[StoryFeatures, list[StoryFeatures]], "int | None"]
@@ -131,6 +134,16 @@ _BY_ID = (
     .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
     .where(articles.c.id.in_(bindparam("ids", expanding=True)))
 )
+_VERSIONS = select(articles.c.id, articles.c.story_id, articles.c.content_hash).where(
+    articles.c.id.in_(bindparam("ids", expanding=True))
+)
+# What other processes wrote (CandidateIndex), in id order.
+_AFTER = (
+    select(*_FEATURE_COLUMNS)
+    .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
+    .where(articles.c.id > bindparam("after"), articles.c.id < bindparam("before"))
+    .order_by(articles.c.id)
+)
 # Candidates are found by id, story and version only; the text is read for those not cached.
 _IN_WINDOW = (
     select(articles.c.id, articles.c.story_id, articles.c.content_hash)
@@ -151,6 +164,7 @@ _ENTITY_MATCH = articles.c.id.in_(
         article_tags.c.kind == "entity",
         article_tags.c.value.in_(bindparam("entities", expanding=True)),
         article_tags.c.article_id >= bindparam("first_id"),
+        article_tags.c.article_id < bindparam("below"),
     )
     .order_by(article_tags.c.article_id.desc())
     .limit(bindparam("matches"))
@@ -167,6 +181,7 @@ _WORDS_MATCH = articles.c.id.in_(
     .where(
         literal_column("articles_fts").op("MATCH")(bindparam("expression")),
         _fts.c.rowid >= bindparam("first_id"),
+        _fts.c.rowid < bindparam("below"),
     )
     .order_by(_fts.c.rowid.desc())
     .limit(bindparam("matches"))
@@ -194,7 +209,7 @@ def _lookup(dialect: str, match: Any, nearest_first: bool) -> Any:
 # primary key testing each row: lookups 4x slower.)
 _WORDS_MATCH_POSTGRESQL = literal_column("articles.search").op("@@")(
     func.to_tsquery("english", bindparam("expression"))
-) & (articles.c.id >= bindparam("first_id"))
+) & articles.c.id.between(bindparam("first_id"), bindparam("below") - 1)
 _LOOKUPS = {
     ("sqlite", "entity"): _lookup("sqlite", _ENTITY_MATCH, nearest_first=True),
     ("sqlite", "words"): _lookup("sqlite", _WORDS_MATCH, nearest_first=False),
@@ -203,64 +218,123 @@ _LOOKUPS = {
 }
 
 
-def _candidates(
-    connection: Connection,
-    article: StoryFeatures,
-    cache: FeatureCache,
-    first_ids: tuple[int, int],
-) -> list[StoryFeatures]:
-    """Articles of other feeds that may report the same event: sharing a tagged entity (within
-    a week, for follow-ups) or words (within the window). ``first_ids`` are the oldest article
-    ids of the batch's window and week."""
-    window = timedelta(hours=STORY_WINDOW_HOURS)
-    bounds = {
-        "since": article.published - window,
-        "until": article.published + window,
+def _lookup_bounds(article: StoryFeatures, hours: int) -> dict[str, Any]:
+    span = timedelta(hours=hours)
+    return {
+        "since": article.published - span,
+        "until": article.published + span,
         "at": article.published,
         "feed": article.feed,
     }
+
+
+def _word_expression(dialect: str, words: Sequence[str]) -> str:
+    # Tokens are crude stems ("confid" for "confidential"): match them as prefixes. Words are
+    # letters and digits only (retrieval_words), so they hold no query syntax.
+    if dialect == "sqlite":
+        return " OR ".join(f'"{word}"*' for word in words)
+    return " | ".join(f"{word}:*" for word in words)
+
+
+@dataclass
+class _Found:
+    """An article's candidates as found: ids from the in-memory index, whose versions are
+    read for the whole batch at once, and (id, story, content hash) rows from SQL."""
+
+    ids: list[int] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+
+
+def _find(
+    connection: Connection,
+    article: StoryFeatures,
+    first_ids: tuple[int, int],
+    index: CandidateIndex | None,
+) -> _Found:
+    """Articles of other feeds that may report the same event: sharing a tagged entity (within
+    a week, for follow-ups; nearest in time first) or words (within the window). ``first_ids``
+    are the oldest article ids of the batch's window and week. Ids the index holds are looked
+    up there, older ones in SQL."""
     dialect = connection.dialect.name
-    versions: dict[int, Any] = {}
+    found = _Found()
+    below = index.low if index is not None and not index.empty else _NO_ID_LIMIT
+    lookups = []
     if article.entities:
-        # A follow-up a week later is found by the parties it names (nearest first, so the
-        # window's own articles come before it).
-        week = timedelta(hours=FOLLOW_UP_HOURS)
-        rows = connection.execute(
-            _LOOKUPS[dialect, "entity"],
-            {
-                **bounds,
-                "since": article.published - week,
-                "until": article.published + week,
-                "entities": sorted(article.entities),
-                "first_id": first_ids[1],
-                "matches": LOOKED_AT,
-            },
-        )
-        versions.update((row[0], row) for row in rows.all())
-    words = retrieval_words(article)  # letters and digits only: no query syntax
+        lookups.append(("entity", sorted(article.entities), FOLLOW_UP_HOURS, first_ids[1]))
+    words = retrieval_words(article)
     if words:
-        # Tokens are crude stems ("confid" for "confidential"): match them as prefixes.
-        if dialect == "sqlite":
-            expression = " OR ".join(f'"{word}"*' for word in words)
+        lookups.append(("words", words, STORY_WINDOW_HOURS, first_ids[0]))
+    for kind, values, hours, first_id in lookups:
+        bounds = _lookup_bounds(article, hours)
+        matched = 0
+        if index is not None and below != _NO_ID_LIMIT:
+            keys = (
+                map(entity_key, values)
+                if kind == "entity"
+                else (form for word in values for form in lookup_forms(word))
+            )
+            keys = list(keys)
+            window = {"feed": article.feed, "since": bounds["since"], "until": bounds["until"]}
+            if kind == "entity":  # every match is looked at: the nearest in time are taken
+                ids = index.matches(keys, first_id, LOOKED_AT)
+                usable = index.usable(ids, **window)
+                at = article.profile.when // 1_000_000
+                usable.sort(key=lambda pair: (abs(pair[1] - at), pair[0]))
+            else:
+                # The newest matches first: the cap is mostly reached among the first few.
+                for count in (2 * CANDIDATE_LIMIT, LOOKED_AT):
+                    ids = index.matches(keys, first_id, count)
+                    usable = index.usable(ids, **window, limit=CANDIDATE_LIMIT)
+                    if len(usable) >= CANDIDATE_LIMIT or len(ids) < count:
+                        break
+            matched = len(ids)
+            found.ids.extend(article_id for article_id, _ in usable[:CANDIDATE_LIMIT])
+            if len(usable) >= CANDIDATE_LIMIT:
+                continue  # as many as SQL would give, and newer
+        if first_id >= below or matched >= LOOKED_AT:
+            continue  # the index held every match SQL could find
+        parameters = {**bounds, "first_id": first_id, "below": below,
+                      "matches": LOOKED_AT - matched}  # fmt: skip
+        if kind == "entity":
+            parameters["entities"] = values
         else:
-            expression = " | ".join(f"{word}:*" for word in words)
-        rows = connection.execute(
-            _LOOKUPS[dialect, "words"],
-            {**bounds, "expression": expression, "first_id": first_ids[0], "matches": LOOKED_AT},
-        )
-        versions.update((row[0], row) for row in rows.all())
-    versions.pop(article.article_id, None)
-    found = []
-    missing = []
-    for article_id, story_id, content_hash in versions.values():
-        known = cache.get(article_id, story_id, content_hash)
-        if known is None:
-            missing.append(article_id)
-        else:
-            found.append(known)
-    if missing:
-        found.extend(map(cache.features, connection.execute(_BY_ID, {"ids": missing})))
+            parameters["expression"] = _word_expression(dialect, values)
+        found.rows.extend(connection.execute(_LOOKUPS[dialect, kind], parameters).all())
     return found
+
+
+def _candidates(
+    connection: Connection,
+    batch: list[tuple[StoryFeatures, _Found]],
+    cache: FeatureCache,
+) -> list[list[StoryFeatures]]:
+    """The features of each article's candidates (``_find``), the versions of the index's
+    ids and the text of those not cached read for the whole batch."""
+    wanted = sorted({article_id for _, found in batch for article_id in found.ids})
+    versions = {}
+    for start in range(0, len(wanted), _ID_BATCH):
+        chunk = wanted[start : start + _ID_BATCH]
+        versions.update((row[0], row) for row in connection.execute(_VERSIONS, {"ids": chunk}))
+    per_article: list[tuple[list[StoryFeatures], list[int]]] = []
+    for article, found in batch:
+        rows = {row[0]: row for row in found.rows}
+        rows.update((i, versions[i]) for i in found.ids if i in versions)
+        rows.pop(article.article_id, None)
+        known: list[StoryFeatures] = []
+        lacking: list[int] = []
+        for article_id, story_id, content_hash in rows.values():
+            features = cache.get(article_id, story_id, content_hash)
+            if features is None:
+                lacking.append(article_id)
+            else:
+                known.append(features)
+        per_article.append((known, lacking))
+    missing = sorted({i for _, lacking in per_article for i in lacking})
+    read: dict[int, StoryFeatures] = {}
+    for start in range(0, len(missing), _ID_BATCH):
+        rows = connection.execute(_BY_ID, {"ids": missing[start : start + _ID_BATCH]})
+        read.update((row.id, cache.features(row)) for row in rows)
+    return [known + [read[i] for i in lacking if i in read] for known, lacking in per_article]
 
 
 def assign_stories(
@@ -270,15 +344,21 @@ def assign_stories(
     now: datetime,
     cache: FeatureCache | None = None,
     texts: dict[str, StoryText] | None = None,
+    index: CandidateIndex | None = None,
 ) -> None:
     """Put each new article of one feed's update into the story ``choose`` picks among its
     candidates, or a new story of its own. ``texts`` holds the articles' story text already
-    worked out, by content hash.
+    worked out, by content hash. ``index`` (SQLite only, see CandidateIndex) is brought up to
+    date with what other processes wrote, then given the batch.
 
     Candidates come from other feeds only, so no article of the batch is a candidate for
     another: every choice is made first and the rows are written together.
     """
     cache = cache or FeatureCache()
+    if not article_ids:
+        return
+    if index is not None:
+        _catch_up(connection, index, min(article_ids), cache)
     fresh = []
     for start in range(0, len(article_ids), _ID_BATCH):
         chunk = list(article_ids[start : start + _ID_BATCH])
@@ -293,17 +373,21 @@ def assign_stories(
         connection.execute(_FIRST_SINCE, {"since": earliest - timedelta(hours=hours)}).scalar() or 0
         for hours in (STORY_WINDOW_HOURS, FOLLOW_UP_HOURS)
     )
+    features = [cache.features(row, (texts or {}).get(row.content_hash)) for row in unassigned]
+    found = [_find(connection, article, (window, week), index) for article in features]
+    candidates = _candidates(connection, list(zip(features, found, strict=True)), cache)
     joining: list[dict[str, Any]] = []
     alone: list[Any] = []
     joiners: dict[int, list[Any]] = {}
-    for row in unassigned:
-        article = cache.features(row, (texts or {}).get(row.content_hash))
-        story_id = choose(article, _candidates(connection, article, cache, (window, week)))
+    story_of: dict[int, int] = {}
+    for row, article, among in zip(unassigned, features, candidates, strict=True):
+        story_id = choose(article, among)
         if story_id is None:
             alone.append(row)
         else:
             joining.append({"row_id": row.id, "new_story": story_id})
             joiners.setdefault(story_id, []).append(row)
+            story_of[row.id] = story_id
     if alone:
         inserted = connection.execute(
             # Matched by lead, not by order: asking for rows in parameter order made SQLite
@@ -321,9 +405,13 @@ def assign_stories(
                 for row in alone
             ],
         )
-        joining.extend(
-            {"row_id": story.lead_article_id, "new_story": story.id} for story in inserted
-        )
+        for story in inserted:
+            joining.append({"row_id": story.lead_article_id, "new_story": story.id})
+            story_of[story.lead_article_id] = story.id
+    if index is not None:
+        for article in features:
+            if article.article_id > index.high:
+                index.add(article.article_id, article, story_of.get(article.article_id))
     if not joining:
         return
     connection.execute(_SET_STORY, joining)
@@ -331,6 +419,22 @@ def assign_stories(
         _extend(connection, joiners, now)  # a story of one says everything in its row already
 
 
+def _catch_up(
+    connection: Connection, index: CandidateIndex, before: int, cache: FeatureCache
+) -> None:
+    """Give ``index`` the articles other processes wrote since it last looked (all ids below
+    ``before``, the batch's first); an empty index, or one that would have to read more than
+    it holds, starts afresh at ``before``."""
+    if index.empty or before - index.high > index.capacity:
+        index.clear()
+        index.start_at(before)
+        return
+    rows = connection.execute(_AFTER, {"after": index.high, "before": before})
+    for row in rows:
+        index.add(row.id, cache.features(row), row.story_id)
+
+
+_NO_ID_LIMIT = 2**31 - 1  # above any id: the column is a 32-bit integer on PostgreSQL
 _ID_BATCH = 500
 _FIRST_SINCE = select(func.min(articles.c.id)).where(articles.c.published >= bindparam("since"))
 _SET_STORY = (

@@ -1,0 +1,142 @@
+"""The in-memory candidate index of SQLite stores: the same stories as SQL lookups find, when
+it holds everything, a part, or what other processes wrote meanwhile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.dedup import StoryFeatures, choose_story, findable_words, lookup_forms
+from aggregator.records import (
+    Article,
+    FeedKind,
+    FeedSource,
+    FeedUpdateIntent,
+    FetchStatus,
+    Tags,
+)
+from aggregator.store import Store, _story_index
+from aggregator.store._story_index import CandidateIndex, entity_key
+from benchmarks.eval_stories import DEFAULT_SET, evaluate
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def features(article_id: int, feed: str, hours: float, words: set[str]) -> StoryFeatures:
+    return StoryFeatures(
+        article_id=article_id,
+        story_id=None,
+        feed=feed,
+        regulator=False,
+        published=NOW + timedelta(hours=hours),
+        tokens=frozenset(words),
+        anchors=frozenset(),
+        entities=frozenset({"Binance"}) if "binance" in words else frozenset(),
+        case_numbers=frozenset(),
+        penalty_usd=None,
+    )
+
+
+def test_index_finds_newest_matches_in_window_of_other_feeds_and_drops_its_oldest() -> None:
+    index = CandidateIndex(capacity=9)
+    index.start_at(1)
+    for article_id in range(1, 7):
+        feed = "own" if article_id == 5 else f"outlet{article_id}"
+        words = {"harbor", "ridge"} if article_id % 2 else {"lumora", "binance"}
+        index.add(article_id, features(article_id, feed, article_id * 10, words), article_id)
+    index.add(9, features(9, "late", 200, {"harbor"}), None)  # ids 7 and 8 were never used
+    assert index.matches(["harbor"], 1, 10) == [9, 5, 3, 1]
+    assert index.matches(["harbor", "lumora"], 2, 3) == [9, 6, 5]
+    assert index.matches([entity_key("Binance")], 1, 10) == [6, 4, 2]
+    window = {"since": NOW, "until": NOW + timedelta(hours=55)}
+    # 5 is of the article's own feed, 9 has no story yet and is outside the window.
+    assert [i for i, _ in index.usable([9, 5, 3, 1], feed="own", **window)] == [3, 1]
+    assert [i for i, _ in index.usable([9, 5, 3, 1], feed="x", **window, limit=1)] == [5]
+    index.set_story(9, 42)
+    assert index.usable([9], feed="x", since=NOW, until=NOW + timedelta(days=30))[0][0] == 9
+    index.add(10, features(10, "a", 0, {"harbor"}), 1)  # the 10th id: over capacity
+    assert index.low == 10 - 9 * 3 // 4
+    assert index.matches(["harbor"], 1, 10) == [10, 9, 5]
+    assert index.matches([entity_key("Binance")], 1, 10) == [6, 4]
+
+
+def test_lookup_forms_meet_findable_words() -> None:
+    named = features(1, "a", 0, {"settl", "ridge"})
+    named = StoryFeatures(**{**{f: getattr(named, f) for f in (
+        "article_id", "story_id", "feed", "regulator", "published", "tokens", "entities",
+        "case_numbers", "penalty_usd")}, "anchors": frozenset({"lumoravest", "~harbor"})})  # fmt: skip
+    assert findable_words(named) == {"settl", "ridge", "lumoravest", "harbor"}
+    # A name is looked up whole and by the stem ordinary text is kept under.
+    assert lookup_forms("lumoravest") == ("lumoravest", "lumora")
+    assert lookup_forms("harbor") == ("harbor",)
+
+
+@pytest.fixture(scope="module")
+def expected() -> tuple[int, int, int]:
+    report = evaluate(DEFAULT_SET)
+    return report.true_positive, report.false_positive, report.false_negative
+
+
+@pytest.mark.slow
+def test_an_index_that_holds_a_few_articles_finds_the_rest_in_sql(
+    expected: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_story_index, "CAPACITY", 7)
+    report = evaluate(DEFAULT_SET)
+    assert (report.true_positive, report.false_positive, report.false_negative) == expected
+
+
+@pytest.mark.slow
+def test_stores_writing_in_turn_see_each_others_articles(expected: tuple[int, int, int]) -> None:
+    # Three stores on one file, each writing every third item, as three processes would: each
+    # index must catch up with what the other two wrote.
+    report = evaluate(DEFAULT_SET, writers=3)
+    assert (report.true_positive, report.false_positive, report.false_negative) == expected
+
+
+def _article(guid: str, title: str, summary: str) -> Article:
+    return Article(
+        key=f"guid:{guid}",
+        guid=guid,
+        url=None,
+        title=title,
+        summary_html=summary,
+        summary_text=summary,
+        author=None,
+        categories=(),
+        published=NOW,
+        published_estimated=False,
+        content_hash=guid,
+        tags=Tags(entities=("Lumoravest Capital",)),
+    )
+
+
+def test_a_rolled_back_write_leaves_no_trace_in_the_index(store: Store) -> None:
+    store.sync_feeds([FeedSource(n, f"https://{n}.test/", FeedKind.NEWS) for n in "abc"], NOW)
+
+    def write(feed: str, guid: str, choose: object) -> int:
+        article = _article(
+            guid,
+            "Lumoravest Capital founder charged over $42.7 million Ponzi scheme",
+            "Prosecutors charged the founder of Lumoravest Capital with running a $42.7 "
+            "million Ponzi scheme that took money from 900 investors in Ohio.",
+        )
+        intent = FeedUpdateIntent(
+            feed=feed, fetched=NOW, status=FetchStatus.OK, next_check=NOW, articles=(article,)
+        )
+        return store.apply_update(intent, choose).new_ids[0]  # type: ignore[arg-type]
+
+    first = write("a", "a1", choose_story)
+
+    def broken(article: StoryFeatures, candidates: list[StoryFeatures]) -> int | None:
+        raise RuntimeError("chooser failed")
+
+    with pytest.raises(RuntimeError):
+        write("b", "b1", broken)
+    assert store._candidates is not None and store._candidates.empty
+    # The id the rollback took back is handed out again, to another article.
+    second = write("c", "c1", choose_story)
+    stories = {a.id: a.story_id for a in store.get_articles()}
+    assert stories[second] == stories[first]
+    assert store.count_articles() == 2
