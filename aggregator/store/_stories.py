@@ -41,7 +41,7 @@ from aggregator.store._articles import (
     article_from_row,
     story_text_from,
 )
-from aggregator.store._story_index import CandidateIndex, entity_key
+from aggregator.store._story_index import MAX_ID, CandidateIndex, entity_key, seconds
 from aggregator.store.schema import article_tags, articles, feeds, stories
 
 Chooser = Callable[[StoryFeatures, list[StoryFeatures]], "int | None"]
@@ -269,16 +269,15 @@ def _find(
         matched = 0
         if index is not None and below != _NO_ID_LIMIT:
             keys = (
-                map(entity_key, values)
+                [entity_key(value) for value in values]
                 if kind == "entity"
-                else (form for word in values for form in lookup_forms(word))
+                else [form for word in values for form in lookup_forms(word)]
             )
-            keys = list(keys)
             window = {"feed": article.feed, "since": bounds["since"], "until": bounds["until"]}
             if kind == "entity":  # every match is looked at: the nearest in time are taken
                 ids = index.matches(keys, first_id, LOOKED_AT)
                 usable = index.usable(ids, **window)
-                at = article.profile.when // 1_000_000
+                at = seconds(article)
                 usable.sort(key=lambda pair: (abs(pair[1] - at), pair[0]))
             else:
                 # The newest matches first: the cap is mostly reached among the first few.
@@ -357,6 +356,8 @@ def assign_stories(
     cache = cache or FeatureCache()
     if not article_ids:
         return
+    if index is not None and max(article_ids) > MAX_ID:
+        index = None
     if index is not None:
         _catch_up(connection, index, min(article_ids), cache)
     fresh = []

@@ -11,9 +11,15 @@ from datetime import datetime
 from aggregator.dedup import StoryFeatures, findable_words
 
 _SECOND = 1_000_000  # StoryFeatures' profile keeps microseconds
-# Articles held: a week of 2,000 busy feeds. About 350 bytes each (some 40 words and parties
-# of 8 bytes, time, feed and story), so at most about 35 MiB.
+# Articles held: a week of 2,000 busy feeds. About 200 bytes each (some 40 words and parties
+# of 4 bytes, time, feed and story), so at most about 20 MiB.
 CAPACITY = 100_000
+MAX_ID = 2**31 - 1  # ids are held as 32-bit integers; a store past them looks up in SQL
+
+
+def seconds(features: StoryFeatures) -> int:
+    """An article's time as the index holds it: whole seconds since 1970."""
+    return features.profile.when // _SECOND
 
 
 def entity_key(entity: str) -> str:
@@ -41,7 +47,7 @@ class CandidateIndex:
     def clear(self) -> None:
         self.low = 0  # 0: nothing held yet
         self.high = 0
-        self._postings: dict[str, array[int]] = {}
+        self._postings: dict[str, array[int]] = {}  # ascending ids
         # By id - low: seconds since 1970, feed number, story (0: none, or no such article).
         self._when: array[int] = array("q")
         self._feed: array[int] = array("i")
@@ -65,14 +71,14 @@ class CandidateIndex:
             self._when.extend([0] * gap)
             self._feed.extend([-1] * gap)
             self._story.extend([0] * gap)
-        self._when.append(features.profile.when // _SECOND)
+        self._when.append(seconds(features))
         self._feed.append(self._feeds.setdefault(features.feed, len(self._feeds)))
         self._story.append(story_id or 0)
         postings = self._postings
         for key in (*findable_words(features), *map(entity_key, features.entities)):
             found = postings.get(key)
             if found is None:
-                postings[key] = array("q", (article_id,))
+                postings[key] = array("i", (article_id,))
             else:
                 found.append(article_id)
         self.high = article_id
