@@ -200,6 +200,7 @@ class StoreCounts:
     updated: int = 0
     unchanged: int = 0
     new_ids: tuple[int, ...] = ()
+    updated_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

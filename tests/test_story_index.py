@@ -3,6 +3,7 @@ it holds everything, a part, or what other processes wrote meanwhile."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -51,8 +52,8 @@ def test_index_finds_newest_matches_in_window_of_other_feeds_and_drops_its_oldes
     assert index.matches([entity_key("Binance")], 1, 10) == [6, 4, 2]
     window = {"since": NOW, "until": NOW + timedelta(hours=55)}
     # 5 is of the article's own feed, 9 has no story yet and is outside the window.
-    assert [i for i, _ in index.usable([9, 5, 3, 1], feed="own", **window)] == [3, 1]
-    assert [i for i, _ in index.usable([9, 5, 3, 1], feed="x", **window, limit=1)] == [5]
+    assert [i for i, *_ in index.usable([9, 5, 3, 1], feed="own", **window)] == [3, 1]
+    assert [i for i, *_ in index.usable([9, 5, 3, 1], feed="x", **window, limit=1)] == [5]
     index.set_story(9, 42)
     assert index.usable([9], feed="x", since=NOW, until=NOW + timedelta(days=30))[0][0] == 9
     index.add(10, features(10, "a", 0, {"harbor"}), 1)  # the 10th id: over capacity
@@ -140,3 +141,25 @@ def test_a_rolled_back_write_leaves_no_trace_in_the_index(store: Store) -> None:
     stories = {a.id: a.story_id for a in store.get_articles()}
     assert stories[second] == stories[first]
     assert store.count_articles() == 2
+
+
+def test_an_article_edited_here_is_found_by_its_new_words(store: Store) -> None:
+    store.sync_feeds([FeedSource(n, f"https://{n}.test/", FeedKind.NEWS) for n in "ab"], NOW)
+
+    def write(feed: str, article: Article) -> None:
+        intent = FeedUpdateIntent(
+            feed=feed, fetched=NOW, status=FetchStatus.OK, next_check=NOW, articles=(article,)
+        )
+        store.apply_update(intent, choose_story)
+
+    zentrix = (
+        "Zentrix exchange fined $18.3 million over Corvane wallet laundering",
+        "Regulators fined the Zentrix exchange $18.3 million for letting Corvane wallets "
+        "launder stolen funds through its Tallin desk for two years.",
+    )
+    write("a", _article("a1", "Lumoravest Capital founder charged", "A Ponzi scheme in Ohio."))
+    # The same item, rewritten by its publisher into another story altogether.
+    write("a", replace(_article("a1", *zentrix), content_hash="a1-edited", tags=Tags()))
+    write("b", replace(_article("b1", *zentrix), tags=Tags()))
+    stories = [article.story_id for article in store.get_articles()]
+    assert len(stories) == 2 and stories[0] == stories[1]

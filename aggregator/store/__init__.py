@@ -204,6 +204,12 @@ class Store:
         counts = StoreCounts()
         if intent.status is FetchStatus.OK and intent.articles:
             counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
+            if counts.updated_ids:
+                self._story_features.forget(counts.updated_ids)
+                if self._candidates is not None:
+                    _stories.reindex(
+                        connection, self._candidates, counts.updated_ids, self._story_features
+                    )
             if choose_story is not None and counts.new_ids:
                 texts = {
                     article.content_hash: article.story_text

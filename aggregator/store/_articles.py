@@ -84,6 +84,7 @@ def write_articles(
         updated=len(updates),
         unchanged=unchanged,
         new_ids=tuple(sorted(article_id for article_id, _ in tagged[: len(inserts)])),
+        updated_ids=tuple(values["row_id"] for values in updates),
     )
 
 

@@ -27,6 +27,7 @@ from aggregator.dedup import (
     FOLLOW_UP_HOURS,
     STORY_WINDOW_HOURS,
     StoryFeatures,
+    compact,
     is_roundup,
     lookup_forms,
     retrieval_words,
@@ -68,18 +69,26 @@ class FeatureCache:
     """Story features of stored articles, kept between updates: an article is a candidate for
     every article of the next three days, and tokenising its text again each time was most of
     the cost of story assignment. Keyed by id and content hash (an edited article is read
-    again); the oldest entries go first once ``size`` is reached. An entry is about 6 KB, so
-    the default holds a busy three days in under 50 MB."""
+    again); the oldest entries go first once ``size`` is reached. An entry is about 4 KB, so
+    the default holds a busy three days in about 30 MB.
+
+    Candidates found in the CandidateIndex come without their content hash: for them the
+    cached version is taken. This process's own edits are forgotten as they are written; an
+    article another process edited is matched by its earlier words until its entry goes,
+    as an article re-tagged elsewhere already was (tags do not change the hash)."""
 
     def __init__(self, size: int = 8_000) -> None:
         self._size = size
         self._entries: dict[int, tuple[str, StoryFeatures]] = {}
         self._lock = threading.Lock()
 
-    def get(self, article_id: int, story_id: int | None, content_hash: str) -> StoryFeatures | None:
-        """The features of this version of the article, or None when not known."""
+    def get(
+        self, article_id: int, story_id: int | None, content_hash: str | None
+    ) -> StoryFeatures | None:
+        """The features of this version of the article (of the version held, when
+        ``content_hash`` is None), or None when not known."""
         known = self._entries.get(article_id)  # atomic: the lock guards the writes
-        if known is None or known[0] != content_hash:
+        if known is None or (content_hash is not None and known[0] != content_hash):
             return None
         found = known[1]
         if found.story_id != story_id:  # assigned since, or moved: remember the new story
@@ -87,6 +96,12 @@ class FeatureCache:
             with self._lock:
                 self._entries[article_id] = (content_hash, found)
         return found
+
+    def forget(self, article_ids: Sequence[int]) -> None:
+        """Drop edited articles: the next use reads them again."""
+        with self._lock:
+            for article_id in article_ids:
+                self._entries.pop(article_id, None)
 
     def features(self, row: Any, text: StoryText | None = None) -> StoryFeatures:
         """The features of a full feature row (see ``_FEATURE_COLUMNS``), cached. ``text``,
@@ -116,10 +131,10 @@ def _features(row: Any, text: StoryText | None) -> StoryFeatures:
         published=as_utc(row.published),  # type: ignore[arg-type]
         # Interned: the cache holds thousands of articles made of the same few thousand
         # words, each read or unpickled as a string of its own.
-        tokens=frozenset(map(sys.intern, text.tokens)),
-        anchors=frozenset(map(sys.intern, text.anchors)),
-        entities=frozenset(json.loads(row.entities or "[]")),
-        case_numbers=frozenset(json.loads(row.case_numbers or "[]")),
+        tokens=compact(map(sys.intern, text.tokens)),
+        anchors=compact(map(sys.intern, text.anchors)),
+        entities=compact(json.loads(row.entities or "[]")),
+        case_numbers=compact(json.loads(row.case_numbers or "[]")),
         penalty_usd=row.penalty_usd,
         action=row.action,
         roundup=is_roundup(row.title),
@@ -133,9 +148,6 @@ _BY_ID = (
     select(*_FEATURE_COLUMNS)
     .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
     .where(articles.c.id.in_(bindparam("ids", expanding=True)))
-)
-_VERSIONS = select(articles.c.id, articles.c.story_id, articles.c.content_hash).where(
-    articles.c.id.in_(bindparam("ids", expanding=True))
 )
 # What other processes wrote (CandidateIndex), in id order.
 _AFTER = (
@@ -238,10 +250,10 @@ def _word_expression(dialect: str, words: Sequence[str]) -> str:
 
 @dataclass
 class _Found:
-    """An article's candidates as found: ids from the in-memory index, whose versions are
-    read for the whole batch at once, and (id, story, content hash) rows from SQL."""
+    """An article's candidates as found: (id, story) from the in-memory index, and (id,
+    story, content hash) rows from SQL."""
 
-    ids: list[int] = field(default_factory=list)
+    ids: list[tuple[int, int]] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)
 
 
@@ -287,7 +299,9 @@ def _find(
                     if len(usable) >= CANDIDATE_LIMIT or len(ids) < count:
                         break
             matched = len(ids)
-            found.ids.extend(article_id for article_id, _ in usable[:CANDIDATE_LIMIT])
+            found.ids.extend(
+                (article_id, story) for article_id, _, story in usable[:CANDIDATE_LIMIT]
+            )
             if len(usable) >= CANDIDATE_LIMIT:
                 continue  # as many as SQL would give, and newer
         if first_id >= below or matched >= LOOKED_AT:
@@ -307,17 +321,12 @@ def _candidates(
     batch: list[tuple[StoryFeatures, _Found]],
     cache: FeatureCache,
 ) -> list[list[StoryFeatures]]:
-    """The features of each article's candidates (``_find``), the versions of the index's
-    ids and the text of those not cached read for the whole batch."""
-    wanted = sorted({article_id for _, found in batch for article_id in found.ids})
-    versions = {}
-    for start in range(0, len(wanted), _ID_BATCH):
-        chunk = wanted[start : start + _ID_BATCH]
-        versions.update((row[0], row) for row in connection.execute(_VERSIONS, {"ids": chunk}))
+    """The features of each article's candidates (``_find``); those not cached are read for
+    the whole batch at once."""
     per_article: list[tuple[list[StoryFeatures], list[int]]] = []
     for article, found in batch:
         rows = {row[0]: row for row in found.rows}
-        rows.update((i, versions[i]) for i in found.ids if i in versions)
+        rows.update((i, (i, story, None)) for i, story in found.ids)
         rows.pop(article.article_id, None)
         known: list[StoryFeatures] = []
         lacking: list[int] = []
@@ -433,6 +442,16 @@ def _catch_up(
     rows = connection.execute(_AFTER, {"after": index.high, "before": before})
     for row in rows:
         index.add(row.id, cache.features(row), row.story_id)
+
+
+def reindex(
+    connection: Connection, index: CandidateIndex, article_ids: Sequence[int], cache: FeatureCache
+) -> None:
+    """Give ``index`` the new words of articles this process just edited."""
+    held = sorted(i for i in article_ids if index.low <= i <= index.high)
+    for start in range(0, len(held), _ID_BATCH):
+        for row in connection.execute(_BY_ID, {"ids": held[start : start + _ID_BATCH]}):
+            index.edited(row.id, cache.features(row))
 
 
 _NO_ID_LIMIT = 2**31 - 1  # above any id: the column is a 32-bit integer on PostgreSQL

@@ -38,7 +38,9 @@ class CandidateIndex:
     (``Store`` reads them before each use). PostgreSQL's ids are not in commit order: there,
     lookups stay in SQL. Older articles than ``low`` are looked up in SQL too, so an index
     that starts empty in a new process, or that dropped its oldest ids to stay under
-    ``capacity``, only costs time. ``clear`` after a transaction that rolled back."""
+    ``capacity``, only costs time. ``clear`` after a transaction that rolled back. An edit
+    made by this process is given to ``edited``; one made by another process is not seen,
+    and the article stays findable by its earlier words only (and by SQL once dropped)."""
 
     def __init__(self, capacity: int | None = None) -> None:
         self.capacity = capacity or CAPACITY
@@ -85,6 +87,22 @@ class CandidateIndex:
         if self.high - self.low + 1 > self.capacity:
             self._drop_before(self.high - self.capacity * 3 // 4)
 
+    def edited(self, article_id: int, features: StoryFeatures) -> None:
+        """An article held was edited: it can be found by its new words too (the old ones
+        stay; a candidate is scored by its current text anyway)."""
+        if not self.low <= article_id <= self.high:
+            return
+        self._when[article_id - self.low] = seconds(features)
+        postings = self._postings
+        for key in (*findable_words(features), *map(entity_key, features.entities)):
+            ids = postings.get(key)
+            if ids is None:
+                postings[key] = array("i", (article_id,))
+                continue
+            at = bisect_left(ids, article_id)
+            if at == len(ids) or ids[at] != article_id:
+                ids.insert(at, article_id)  # rare enough for the copy it costs
+
     def set_story(self, article_id: int, story_id: int) -> None:
         if self.low <= article_id <= self.high:
             self._story[article_id - self.low] = story_id
@@ -109,9 +127,9 @@ class CandidateIndex:
         since: datetime,
         until: datetime,
         limit: int | None = None,
-    ) -> list[tuple[int, int]]:
-        """Of ``ids``, as (id, seconds since 1970): those already in a story, of another feed
-        than ``feed``, published from ``since`` to ``until``; the first ``limit`` of them."""
+    ) -> list[tuple[int, int, int]]:
+        """Of ``ids``, as (id, seconds since 1970, story): those already in a story, of another
+        feed than ``feed``, published from ``since`` to ``until``; the first ``limit`` of them."""
         own = self._feeds.get(feed, -2)
         first, last = int(since.timestamp()), int(until.timestamp())
         low, when, feeds, stories = self.low, self._when, self._feed, self._story
@@ -119,7 +137,7 @@ class CandidateIndex:
         for article_id in ids:
             at = article_id - low
             if stories[at] and feeds[at] != own and first <= when[at] <= last:
-                kept.append((article_id, when[at]))
+                kept.append((article_id, when[at], stories[at]))
                 if len(kept) == limit:
                     break
         return kept
