@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from re import _constants as _c  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
 
 from aggregator.catalog import Catalog
 from aggregator.records import Article, Evidence, FeedKind, Money, Tags
@@ -48,6 +50,9 @@ class _Compiled:
     folded: dict[str, _Alias]  # case-insensitive aliases, lower-cased
     context: dict[tuple[str, str], re.Pattern[str]] = field(default_factory=dict)
     exclude: dict[tuple[str, str], re.Pattern[str]] = field(default_factory=dict)
+    # Quick searches that find something wherever the exclusion of the same key could match
+    # (see _exclusion_needs); absent when nothing is known.
+    exclude_needs: dict[tuple[str, str], tuple[re.Pattern[str], ...]] = field(default_factory=dict)
 
 
 def _is_acronym(alias: str) -> bool:
@@ -59,30 +64,53 @@ def _normalise(text: str) -> str:
     return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split())
 
 
-def _trie_regex(words: Iterable[str], *, ignore_case: bool) -> re.Pattern[str] | None:
+def _trie(words: Iterable[str]) -> dict:  # type: ignore[type-arg]
     trie: dict[str, dict] = {}  # type: ignore[type-arg]
     for word in words:
         node = trie
-        for character in word.lower() if ignore_case else word:
+        for character in word:
             node = node.setdefault(character, {})
         node[""] = {}
+    return trie
+
+
+def _emit(node: dict) -> str:  # type: ignore[type-arg]
+    """A trie as a regex: one branch per next character, so that the engine tries few."""
+    terminal = "" in node
+    branches = [re.escape(char) + _emit(child) for char, child in node.items() if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if terminal:
+        # Greedy optional: the longest alias wins ("Binance.US" over "Binance").
+        return "(?:" + body + ")?"
+    return body
+
+
+def _trie_regex(words: Iterable[str], *, ignore_case: bool) -> re.Pattern[str] | None:
+    trie = _trie(word.lower() if ignore_case else word for word in words)
     if not trie:
         return None
-
-    def emit(node: dict) -> str:  # type: ignore[type-arg]
-        terminal = "" in node
-        branches = [re.escape(char) + emit(child) for char, child in node.items() if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if terminal:
-            # Greedy optional: the longest alias wins ("Binance.US" over "Binance").
-            return "(?:" + body + ")?"
-        return body
-
     # Case-insensitive aliases are matched against lower-cased text without IGNORECASE, which
     # Python's engine runs several times slower.
-    return re.compile(r"(?<![\w@#])" + emit(trie) + r"(?![\w])")
+    if ignore_case:
+        return re.compile(r"(?<![\w@#])" + _emit(trie) + r"(?![\w])")
+    # Acronyms start with a capital, rare in running text: with each first character ahead of
+    # the lookbehind (which then checks the character before it), the engine skips to the next
+    # possible first character in C instead of trying the whole pattern at every position:
+    # twice as fast. (Not for the folded aliases: nearly every letter starts one.)
+    return re.compile(
+        "(?:"
+        + "|".join(
+            re.escape(char) + _NOT_AFTER_WORD + _emit(child) for char, child in trie.items() if char
+        )
+        + r")(?![\w])"
+    )
+
+
+# After a first character: the character before it is not a word character, "@" or "#" (what
+# "(?<![\w@#])" checks before it).
+_NOT_AFTER_WORD = r"(?<![\w@#][\s\S])"
 
 
 _COMPILED: dict[str, _Compiled] = {}
@@ -130,6 +158,9 @@ def _build(catalog: Catalog) -> _Compiled:
             compiled.exclude[(kind, key)] = re.compile(
                 "|".join(f"(?:{p})" for p in patterns), re.IGNORECASE
             )
+            needs = _exclusion_needs(patterns)
+            if needs is not None:
+                compiled.exclude_needs[(kind, key)] = needs
 
     for agency in catalog.agencies:
         add_record("agency", agency.code, (agency.code, *agency.aliases),
@@ -209,7 +240,8 @@ VETO_REACH = 100  # characters an exclusion may stretch beyond the name it vetoe
 
 
 def _vetoed(compiled: _Compiled, match: _Match, texts: dict[str, str]) -> bool:
-    pattern = compiled.exclude.get((match.alias.kind, match.alias.key))
+    key = (match.alias.kind, match.alias.key)
+    pattern = compiled.exclude.get(key)
     if pattern is None:
         return False
     # Only the stretch around the name is searched: an exclusion is a phrase around it, and
@@ -219,10 +251,125 @@ def _vetoed(compiled: _Compiled, match: _Match, texts: dict[str, str]) -> bool:
     text = texts[match.where]
     start = max(0, match.start - VETO_REACH)
     end = text.find(" ", match.end + VETO_REACH)
+    end = len(text) if end == -1 else end
+    needs = compiled.exclude_needs.get(key)
+    if needs is not None:
+        stretch = text[start:end]
+        # Even so the search was a sixth of tagging, and the stretch mostly lacks the words
+        # any exclusion needs. (Lower-casing matches IGNORECASE only for ASCII.)
+        if stretch.isascii():
+            lowered = stretch.lower()
+            if not all(need.search(lowered) for need in needs):
+                return False
     return any(
         veto.start() <= match.start and match.end <= veto.end()
-        for veto in pattern.finditer(text, start, len(text) if end == -1 else end)
+        for veto in pattern.finditer(text, start, end)
     )
+
+
+# -- what an exclusion match must contain --------------------------------------------------------
+
+_MAX_STRINGS = 64  # strings in one group: more are worth less than the search they would save
+_MIN_LENGTH = 3  # a shorter string is in nearly every text
+
+
+def _exclusion_needs(patterns: list[str]) -> tuple[re.Pattern[str], ...] | None:
+    """Searches of lower-cased ASCII text that all find something wherever one of the
+    IGNORECASE ``patterns`` matches in it; None when some alternative of a pattern holds
+    nothing known, so that the exclusion search must always run.
+
+    Each alternative holds a string of each of its groups (see _sequence_needs), so the k-th
+    search looks for the strings of every alternative's k-th group (its last when it has
+    fewer): whichever alternative matches, each search finds that alternative's string."""
+    alternatives: list[list[tuple[str, ...]]] = []
+    try:
+        for pattern in patterns:
+            parsed = _parser.parse(pattern, re.IGNORECASE)
+            branches = [parsed.data]
+            if len(parsed.data) == 1 and parsed.data[0][0] is _c.BRANCH:
+                branches = list(parsed.data[0][1][1])
+            for branch in branches:
+                groups = _sequence_needs(list(branch))
+                if not groups:
+                    return None
+                # Groups of longer strings first: they are the likelier to be missing.
+                groups.sort(key=lambda group: -min(map(len, group)))
+                alternatives.append(groups)
+    except Exception:  # an unfamiliar parse (another Python's): always search
+        return None
+    ranks = max(map(len, alternatives))
+    # Tries of plain strings: searched in a fraction of the time of the IGNORECASE patterns.
+    return tuple(
+        re.compile(
+            _emit(_trie({s for groups in alternatives for s in groups[min(k, len(groups) - 1)]}))
+        )
+        for k in range(ranks)
+    )
+
+
+def _sequence_needs(items: list) -> list[tuple[str, ...]]:  # type: ignore[type-arg]
+    """Groups for a sequence of parsed items: each run of items that can only match one of a
+    few strings gives a group (zero-width assertions consume nothing, so a run goes on
+    through them)."""
+    groups: list[tuple[str, ...]] = []
+    run: set[str] = {""}
+
+    def close() -> None:
+        if run and min(len(string) for string in run) >= _MIN_LENGTH:
+            groups.append(tuple(sorted(run)))
+
+    for item in items:
+        strings = _strings(item)
+        if strings is not None:
+            joined = {before + after for before in run for after in strings}
+            if len(joined) <= _MAX_STRINGS:
+                run = joined
+                continue
+        close()
+        run = {""} if strings is None or len(strings) > _MAX_STRINGS else set(strings)
+    close()
+    return groups
+
+
+def _strings(item: tuple) -> set[str] | None:  # type: ignore[type-arg]
+    """The lower-case strings one parsed item can match, or None if not a few known ones."""
+    op, value = item
+    if op is _c.LITERAL:
+        character = chr(value)
+        return {character.lower()} if character.isascii() else None
+    if op is _c.IN:
+        if not all(kind is _c.LITERAL and chr(code).isascii() for kind, code in value):
+            return None
+        return {chr(code).lower() for _, code in value}
+    if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+        return {""}
+    if op is _c.SUBPATTERN:
+        return _all_strings(list(value[-1]))
+    if op is _c.BRANCH:
+        found: set[str] = set()
+        for branch in value[1]:
+            strings = _all_strings(list(branch))
+            if strings is None:
+                return None
+            found |= strings
+        return found if len(found) <= _MAX_STRINGS else None
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and value[:2] == (0, 1):
+        strings = _all_strings(list(value[2]))
+        return None if strings is None else strings | {""}
+    return None
+
+
+def _all_strings(items: list) -> set[str] | None:  # type: ignore[type-arg]
+    """Every string a sequence of parsed items can match, if they are few and known."""
+    found = {""}
+    for item in items:
+        strings = _strings(item)
+        if strings is None:
+            return None
+        found = {before + after for before in found for after in strings}
+        if len(found) > _MAX_STRINGS:
+            return None
+    return found
 
 
 # -- agencies: acting or mentioned in passing --------------------------------------------------
@@ -257,6 +404,15 @@ _CAPTION_PARTY = re.compile(r"^\s+v\.?\s", re.IGNORECASE)
 _US_CAPTION = re.compile(
     r"\b(?:USA|United\s+States(?:\s+of\s+America)?|U\.S\.)\s+v\.?\s", re.IGNORECASE
 )
+
+
+def _may_be_caption(text: str) -> bool:
+    """Whether normalised ``text`` (single spaces) could hold a _US_CAPTION: its " v. " or
+    " v " is looked for first, as most texts have none and the search is IGNORECASE."""
+    lowered = text.lower()
+    return " v " in lowered or " v. " in lowered
+
+
 _ACTS_AFTER = re.compile(
     r"^(?:'s)?\s+(?:[\w.,'-]+\s+){0,6}(?:also\s+)?(?:charged|charges|filed|files|sued|sues|settled|"
     r"settles|fined|fines|brought|obtained|obtains|issued|issues|ordered|orders|announced|"
@@ -414,11 +570,17 @@ def _action(
     original = {"title": title, "summary": summary}
     title, summary = title.lower(), summary.lower()
     whole = title + " " + summary
-    signals = {m.lastgroup for m in _SIGNALS.finditer(whole)}
-    criminal = "criminal" in signals
-    acting = acting or "authority" in signals or bool(_STATE_AG.search(original["title"]))
-    if not acting and not criminal:
-        return None, None
+    criminal: bool | None = None  # worked out only when needed: a search of the whole text
+    if not acting:
+        signals: set[str | None] = set()
+        for signal in _SIGNALS.finditer(whole):
+            signals.add(signal.lastgroup)
+            if len(signals) == 2:
+                break  # both known: the rest of the text cannot change them
+        criminal = "criminal" in signals
+        acting = "authority" in signals or bool(_STATE_AG.search(original["title"]))
+        if not acting and not criminal:
+            return None, None
     drop = _AGENCY_DROPS.search(title)
     if drop and acting:
         return "other", _evidence("other", drop, original["title"], "title")
@@ -440,6 +602,11 @@ def _action(
         elif name == "licensing" and "settlement" in names and "bank" in whole:
             name, match = next((n, m) for _, n, m in events if n == "settlement")
         return name, _evidence(name, match, original[where], where)
+    if criminal is None:
+        # As the criminal group of _SIGNALS: no generic-authority word can hide a criminal one
+        # (none starts inside "attorneys general", "securities commission" or the like, and at
+        # the same place the criminal alternative comes first).
+        criminal = bool(_CRIMINAL.search(whole))
     if publisher or _ENFORCEMENT.search(whole) or criminal:
         return "other", None
     return None, None
@@ -470,6 +637,7 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _MONEY_LOWER = re.compile(_MONEY.pattern)  # on lower-cased text
+_DIGIT = re.compile(r"\d")
 _WORD_CURRENCIES = {
     "dollars": "USD", "pounds": "GBP", "euro": "EUR", "euros": "EUR", "yen": "JPY",
     "rupees": "INR", "francs": "CHF", "dirhams": "AED", "won": "KRW",
@@ -499,15 +667,32 @@ _MONEY_HINT = re.compile(
 _CASE_HINT = re.compile(r"\d-|\blr-?\d|release")  # on lower-cased text
 
 
+def _money_hint(lowered: str) -> bool:
+    """_MONEY_HINT.search(lowered), its symbols looked for as substrings first (faster)."""
+    return any(symbol in lowered for symbol in "$£€¥₹₩") or bool(_MONEY_HINT.search(lowered))
+
+
+def _case_hint(lowered: str) -> bool:
+    """_CASE_HINT.search(lowered), without the search when a substring settles it."""
+    if "release" in lowered:
+        return True
+    return ("-" in lowered or "lr" in lowered) and bool(_CASE_HINT.search(lowered))
+
+
 def _amounts(text: str) -> list[tuple[float, str, int, int, str]]:
     lowered = text.lower()
-    if not _MONEY_HINT.search(lowered):
+    if not _money_hint(lowered):
         return []
     found = []
     # The lower-case pattern on lower-cased text: IGNORECASE made this the slowest search of
     # tagging. The amount is shown as the text writes it.
     pattern, subject = (_MONEY_LOWER, lowered) if len(lowered) == len(text) else (_MONEY, text)
-    for match in pattern.finditer(subject):
+    # An amount holds a digit, at most four characters after its start ("us$ 5"): the text
+    # before that cannot hold one, and is not searched.
+    digit = _DIGIT.search(subject)
+    if digit is None:
+        return []
+    for match in pattern.finditer(subject, max(0, digit.start() - 4)):
         number = match.group("num") or match.group("num2")
         multiplier = (match.group("mult") or match.group("mult2") or "").lower()
         currency_text = (match.group("cur") or match.group("cur2") or "").lower()
@@ -582,11 +767,12 @@ def _case_numbers(texts: Iterable[tuple[str, str]]) -> tuple[list[str], list[Evi
     evidence: list[Evidence] = []
     for where, text in texts:
         lowered = text.lower()
-        if not _CASE_HINT.search(lowered):
+        # The key words before the hint: most texts hold none of them, and then nothing can
+        # match whatever the hint says.
+        patterns = [(pattern, form) for pattern, form, needs in _CASE_PATTERNS if needs in lowered]
+        if not patterns or not _case_hint(lowered):
             continue
-        for pattern, form, needs in _CASE_PATTERNS:
-            if needs not in lowered:
-                continue
+        for pattern, form in patterns:
             for match in pattern.finditer(text):
                 value = form.format(match.group(1))
                 if ":" in value:
@@ -648,7 +834,11 @@ def _clean_name(name: str, *, cut: bool = True) -> str | None:
     return text if len(text) >= 3 else None
 
 
-_SUFFIX_HINT = re.compile(rf"\b{_SUFFIX}(?!\w)")
+# A literal that every _SUFFIX holds: without one of them _ORG cannot match. (A plain
+# alternation of literals starting with capitals is searched far faster than one behind "\b".)
+_SUFFIX_HINT = re.compile(
+    r"Inc|INC|LLC|L\.L\.C|Ltd|LTD|Limited|LIMITED|Corp|CORP|L\.P|LP|PLC|plc|GmbH|S\.A|N\.V|B\.V"
+)
 
 
 def _organisations(text: str) -> list[tuple[str, int, int]]:
@@ -667,9 +857,19 @@ def _organisations(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
+# Lower-case words _name_list lets through (or removes: "and" splits, "plc" is a suffix).
+_LOWER_IN_NAME_LIST = frozenset({"of", "de", "van", "and", "plc"})
+
+
 def _name_list(title: str) -> list[str]:
     """A release titled only with its respondents' names: "Brenna Lott and Quantive Capital
     Partners LLC", "Tobias R. Lindqvist, Maren Oduya, and Priya Santhanam"."""
+    if any(
+        word[0].islower() and word.rstrip(".,") not in _LOWER_IN_NAME_LIST for word in title.split()
+    ):
+        # Most titles are sentences: a word in lower case that none of the steps below removes
+        # ends up in a part and makes it "an ordinary sentence", so say so straight away.
+        return []
     title = _DESIGNATIONS.sub("", title.strip())
     suffixed = {
         m.group(1).strip()
@@ -711,9 +911,11 @@ _INSTITUTION_WORDS = (
     r"Commission|Authority|Board|Agency|Department|Division|Bureau|Unit|Office|Directorate|"
     r"Service|Council|Committee|Ministry|Regulator|Corp|Inc|LLC|Ltd|Limited|Corporation|Co"
 )
+# (The first capital comes before the check that no word character or "&" precedes it, which
+# lets the engine skip from capital to capital: twice as fast as "(?<![\w&])" in front.)
 _PROSE_FIRM = re.compile(
-    rf"(?<![\w&])(?P<name>(?:[A-Z][\w'-]*\s+){{1,4}}(?:{_FIRM_WORDS}))(?![\w])"
-    rf"(?!\s+(?:{_INSTITUTION_WORDS}|[A-Z]|of\s+[A-Z]))"
+    rf"(?P<name>[A-Z](?<![\w&][A-Z])[\w'-]*\s+(?:[A-Z][\w'-]*\s+){{0,3}}(?:{_FIRM_WORDS}))"
+    rf"(?![\w])(?!\s+(?:{_INSTITUTION_WORDS}|[A-Z]|of\s+[A-Z]))"
 )
 _NAME_WORD = r"[A-Z][a-z']+(?:-[A-Z][a-z']+)?"
 _PERSON_NAME = rf"{_NAME_WORD}(?:\s+[A-Z]\.)?(?:\s+{_NAME_WORD}){{1,2}}(?:,?\s+(?:Jr|Sr)\.)?"
@@ -722,9 +924,12 @@ _ROLE = (
     r"chairman|director|trader|promoter|operator|manager|executive|officer|owner|principal|"
     r"partner|developer|defendant|adviser|advisor|broker"
 )
+_PERSON_VERBS = (
+    r"charged|charges|sued|sues|against|barred|bars|sentenced|fined|fines|indicted|"
+    r"arrested|suspended|convicted|extradited|named|ordered"
+)
 _PERSON_AFTER_VERB = re.compile(
-    r"\b(?:charged|charges|sued|sues|against|barred|bars|sentenced|fined|fines|indicted|"
-    r"arrested|suspended|convicted|extradited|named|ordered)\s+(?:(?:its|his|her|their|the|a|"
+    r"\b(?:" + _PERSON_VERBS + r")\s+(?:(?:its|his|her|their|the|a|"
     r"former|ex-|onetime|\w+-based)\s+)*(?:(?:" + _ROLE + r")\s+)?(?P<name>" + _PERSON_NAME + r")"
     r"(?![\w'])(?!\s+[A-Z&])"
 )
@@ -739,8 +944,20 @@ _PROSE_STOP = frozenset(
 )  # fmt: skip
 
 
-_FIRM_HINT = re.compile(rf"\b(?:{_FIRM_WORDS})\b")
-_ROLE_HINT = re.compile(rf"\b(?:{_ROLE})\b")
+# Without one of its firm words _PROSE_FIRM cannot match (searched as plain literals, as above).
+_FIRM_HINT = re.compile(_FIRM_WORDS)
+
+
+def _leading_words(alternation: str) -> list[str]:
+    """The word each alternative of a flat ``alternation`` starts with ("chief" of
+    "chief\\s+executive"): a text without any of them cannot match it."""
+    return [re.match(r"[\w-]+", alternative).group() for alternative in alternation.split("|")]  # type: ignore[union-attr]
+
+
+# A person's role or verb is looked for as a plain word first: few summaries have a role, and
+# the searches behind "\b" cost as much as the patterns they guard.
+_ROLE_HINT = re.compile(_emit(_trie(_leading_words(_ROLE))))
+_PERSON_VERB_WORDS = tuple(_leading_words(_PERSON_VERBS))
 
 
 def _prose_parties(text: str) -> list[tuple[str, int, int]]:
@@ -753,7 +970,7 @@ def _prose_parties(text: str) -> list[tuple[str, int, int]]:
         if len(words) >= 2:
             name = " ".join(words)
             found.append((name, match.end() - len(name), match.end()))
-    patterns = [_PERSON_AFTER_VERB]
+    patterns = [_PERSON_AFTER_VERB] if any(verb in text for verb in _PERSON_VERB_WORDS) else []
     if _ROLE_HINT.search(text):
         patterns.append(_PERSON_WITH_ROLE)
     for pattern in patterns:
@@ -904,7 +1121,7 @@ def tag_article(
         evidence.append(Evidence("agency", publisher, "(publisher)", "feed"))
     accepted = [m for m in matches if _accepted(compiled, m, texts, whole, confirmed_keys)]
     for where, text in texts.items():
-        caption = _US_CAPTION.search(text)
+        caption = _US_CAPTION.search(text) if _may_be_caption(text) else None
         if caption and catalog.agency("DOJ") is not None:
             for target in (mentioned, acting):
                 target.setdefault("DOJ", None)
