@@ -6,8 +6,9 @@ story assignment and the store's writes must stay in the one process that owns t
 with two cores or more the documents of a run go to worker processes while the calling process
 writes what they hand back: both cores work, where threads would share one (the GIL).
 
-The workers start with the second document of a run (a poll where one feed changed never pays
-the second or so they take to start) and stop at its end. A worker that dies is not fatal: its
+The workers start once the run has spent ``START_AFTER`` seconds preparing documents itself (a
+poll where a feed or two changed never pays the half second of CPU a process takes to start)
+and stop at its end. A worker that dies is not fatal: its
 documents, and the rest of the run's, are prepared in the calling process instead.
 """
 
@@ -16,7 +17,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import time
+import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -33,6 +37,7 @@ from aggregator.tag import tag_articles
 log = logging.getLogger(__name__)
 
 MAX_PROCESSES = 4  # the writing process is the limit beyond this
+START_AFTER = 0.1  # seconds of preparing in the calling process before workers are started
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +139,13 @@ class Preparer:
     ``submit`` hands back a future of a :class:`Prepared` or an :class:`Unreadable`; call
     ``close`` when the run is over. Used from one thread."""
 
-    def __init__(self, catalog: Catalog, processes: int | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, processes: int | None = None, start_after: float | None = None
+    ) -> None:
         self.catalog = catalog
         self.processes = default_processes() if processes is None else max(0, processes)
+        self.start_after = START_AFTER if start_after is None else start_after
+        self._seconds_here = 0.0
         self._pool: ProcessPoolExecutor | None = None
         self._submitted = 0
         self._in_workers = 0
@@ -144,7 +153,11 @@ class Preparer:
 
     def submit(self, download: Download) -> Future[Prepared | Unreadable]:
         self._submitted += 1
-        if self.processes and not self._broken and self._submitted > 1:
+        if (
+            self.processes
+            and not self._broken
+            and (self._pool is not None or self._seconds_here >= self.start_after)
+        ):
             try:
                 future = self._workers().submit(_prepare_in_worker, download)
                 self._in_workers += 1
@@ -157,7 +170,11 @@ class Preparer:
 
     def prepare_here(self, download: Download) -> Prepared | Unreadable:
         """Prepare in the calling process (also the way back when a worker died)."""
-        return _prepare_or_unreadable(download, self.catalog)
+        started = time.monotonic()
+        try:
+            return _prepare_or_unreadable(download, self.catalog)
+        finally:
+            self._seconds_here += time.monotonic() - started
 
     def result(self, future: Future[Prepared | Unreadable], download: Download) -> Prepared:
         """The future's result; raises ParseError for a document that is not a feed. When
@@ -182,6 +199,7 @@ class Preparer:
                 self._submitted,
             )
         self._submitted = self._in_workers = 0
+        self._seconds_here = 0.0
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -191,7 +209,10 @@ class Preparer:
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.catalog,),
+                # Compressed: "spawn" writes a new process's arguments into a pipe of 64 KiB,
+                # and the catalog's 110 KB kept the writing process waiting there until the
+                # child had imported everything (0.6 s); 35 KB fit at once.
+                initargs=(zlib.compress(pickle.dumps(self.catalog, pickle.HIGHEST_PROTOCOL)),),
             )
         return self._pool
 
@@ -207,9 +228,9 @@ class Preparer:
 _catalog: Catalog | None = None  # a worker process's own copy
 
 
-def _start_worker(catalog: Catalog) -> None:
+def _start_worker(packed_catalog: bytes) -> None:
     global _catalog
-    _catalog = catalog
+    _catalog = pickle.loads(zlib.decompress(packed_catalog))
     # Ctrl-C reaches the whole process group: the main process decides how to stop, and a
     # worker killed mid-document would only break the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -94,8 +94,13 @@ def run(server: FeedServer, path: Path, processes: int) -> tuple[dict, tuple]:  
 
 
 def test_worker_processes_store_what_the_main_process_stores(
-    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    feed_server: FeedServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Workers from the first document on: these few small documents would never be worth them.
+    monkeypatch.setattr(prepare, "START_AFTER", 0.0)
     here = run(feed_server, tmp_path / "here.sqlite", processes=0)
     with caplog.at_level(logging.DEBUG, logger="aggregator.prepare"):
         workers = run(feed_server, tmp_path / "workers.sqlite", processes=1)
@@ -121,6 +126,20 @@ def download(path: Path) -> Download:
     )
 
 
+def test_workers_start_only_once_preparing_here_took_longer_than_starting_them() -> None:
+    job = download(FEEDS / "sec_press_releases.xml")
+    preparer = Preparer(load_catalog(), processes=1, start_after=3600.0)
+    try:
+        for _ in range(3):
+            preparer.result(preparer.submit(job), job)
+        assert preparer._pool is None  # a poll where a few feeds changed: no process started
+        preparer.start_after = 0.0
+        preparer.result(preparer.submit(job), job)
+        assert preparer._pool is not None
+    finally:
+        preparer.close()
+
+
 def test_a_worker_that_dies_leaves_its_document_to_the_main_process(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -128,10 +147,10 @@ def test_a_worker_that_dies_leaves_its_document_to_the_main_process(
     job = download(FEEDS / "sec_press_releases.xml")
     expected = Preparer(catalog, processes=0).prepare_here(job)
     assert isinstance(expected, Prepared) and expected.articles
-    preparer = Preparer(catalog, processes=1)
+    preparer = Preparer(catalog, processes=1, start_after=0.0)  # a worker from the first on
     try:
-        first = preparer.submit(job)  # the first document of a run: prepared right here
-        second = preparer.submit(job)  # the second starts the worker
+        first = preparer.submit(job)
+        second = preparer.submit(job)
         assert preparer.result(first, job) == expected
         assert preparer.result(second, job) == expected
         pool = preparer._pool
