@@ -20,6 +20,7 @@ Schema
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
@@ -74,6 +75,9 @@ class Store:
         self._story_features = _stories.FeatureCache()
         # Only where ids are handed out in commit order (see CandidateIndex).
         self._candidates = CandidateIndex() if self.dialect == "sqlite" else None
+        # Write transactions take turns anyway; this keeps a rollback's clear from another
+        # thread's lookups.
+        self._candidates_lock = threading.Lock()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -191,7 +195,8 @@ class Store:
                 ]
         except BaseException:
             if self._candidates is not None:
-                self._candidates.clear()  # it may hold ids the rollback took back
+                with self._candidates_lock:
+                    self._candidates.clear()  # it may hold ids the rollback took back
             raise
 
     def _apply(
@@ -203,29 +208,41 @@ class Store:
         feed = _feeds.feed_id(connection, intent.feed)
         counts = StoreCounts()
         if intent.status is FetchStatus.OK and intent.articles:
-            counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
-            if counts.updated_ids:
-                self._story_features.forget(counts.updated_ids)
-                if self._candidates is not None:
-                    _stories.reindex(
-                        connection, self._candidates, counts.updated_ids, self._story_features
-                    )
-            if choose_story is not None and counts.new_ids:
-                texts = {
-                    article.content_hash: article.story_text
-                    for article in intent.articles
-                    if article.story_text is not None
-                }
-                _stories.assign_stories(
-                    connection,
-                    counts.new_ids,
-                    choose_story,
-                    intent.fetched,
-                    self._story_features,
-                    texts,
-                    self._candidates,
-                )
+            with self._candidates_lock:
+                counts = self._write(connection, feed, intent, choose_story)
         _feeds.apply_state(connection, feed, intent)
+        return counts
+
+    def _write(
+        self,
+        connection: Connection,
+        feed: int,
+        intent: FeedUpdateIntent,
+        choose_story: _stories.Chooser | None,
+    ) -> StoreCounts:
+        """A fetch's articles and their stories (``_apply``)."""
+        counts = _articles.write_articles(connection, feed, intent.articles, intent.fetched)
+        if counts.updated_ids:
+            self._story_features.forget(counts.updated_ids)
+            if self._candidates is not None:
+                _stories.reindex(
+                    connection, self._candidates, counts.updated_ids, self._story_features
+                )
+        if choose_story is not None and counts.new_ids:
+            texts = {
+                article.content_hash: article.story_text
+                for article in intent.articles
+                if article.story_text is not None
+            }
+            _stories.assign_stories(
+                connection,
+                counts.new_ids,
+                choose_story,
+                intent.fetched,
+                self._story_features,
+                texts,
+                self._candidates,
+            )
         return counts
 
     # -- articles -----------------------------------------------------------------------------
