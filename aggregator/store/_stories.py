@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,6 @@ from aggregator.store._articles import (
     apply_filter,
     article_columns,
     article_from_row,
-    story_text_from,
 )
 from aggregator.store._story_index import MAX_ID, CandidateIndex, entity_key, seconds
 from aggregator.store.schema import article_tags, articles, feeds, stories
@@ -117,12 +116,17 @@ class FeatureCache:
 
 
 def _features(row: Any, text: StoryText | None) -> StoryFeatures:
-    if text is None:
-        text = story_text_from(row.story_text)
-    if text is None:  # written before the store kept it
-        text = StoryText(
-            story_tokens(row.title, row.summary_text), story_anchors(row.title, row.summary_text)
-        )
+    tokens: Iterable[str]
+    anchors: Iterable[str]
+    if text is not None:
+        tokens, anchors = text.tokens, text.anchors
+    elif row.story_text:
+        # The stored lists as they are: made into sets once, below (a cache miss of story
+        # matching, thousands an ingest, built each set three times).
+        tokens, anchors = json.loads(row.story_text)
+    else:  # written before the store kept it
+        tokens = story_tokens(row.title, row.summary_text)
+        anchors = story_anchors(row.title, row.summary_text)
     return StoryFeatures(
         article_id=row.id,
         story_id=row.story_id,
@@ -131,8 +135,9 @@ def _features(row: Any, text: StoryText | None) -> StoryFeatures:
         published=as_utc(row.published),  # type: ignore[arg-type]
         # Interned: the cache holds thousands of articles made of the same few thousand
         # words, each read or unpickled as a string of its own.
-        tokens=compact(map(sys.intern, text.tokens)),
-        anchors=compact(map(sys.intern, text.anchors)),
+        # (StoryFeatures leaves the tokens compacted.)
+        tokens=frozenset(map(sys.intern, tokens)),
+        anchors=compact(map(sys.intern, anchors)),
         entities=compact(json.loads(row.entities or "[]")),
         case_numbers=compact(json.loads(row.case_numbers or "[]")),
         penalty_usd=row.penalty_usd,
