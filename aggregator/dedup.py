@@ -360,10 +360,8 @@ def lookup_forms(word: str) -> tuple[str, ...]:
 def findable_words(features: StoryFeatures) -> frozenset[str]:
     """The words an article can be found by as a candidate: its proper names whole and its
     headline's and lead's words stemmed, those ``retrieval_words`` could ever ask for."""
-    words = {word.lstrip(WEAK) for word in features.anchors}
-    for token in features.tokens:
-        if not token.startswith(TITLE):
-            words.add(token)
+    # (The tokens hold no TITLE copies once in StoryFeatures.)
+    words = {word.lstrip(WEAK) for word in features.anchors} | features.tokens
     return frozenset(filter(_usable, words))
 
 

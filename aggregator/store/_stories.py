@@ -93,7 +93,7 @@ class FeatureCache:
         if found.story_id != story_id:  # assigned since, or moved: remember the new story
             found = found.with_story(story_id)
             with self._lock:
-                self._entries[article_id] = (content_hash, found)
+                self._entries[article_id] = (known[0], found)  # the hash it was read with
         return found
 
     def forget(self, article_ids: Sequence[int]) -> None:
@@ -274,7 +274,8 @@ def _find(
     up there, older ones in SQL."""
     dialect = connection.dialect.name
     found = _Found()
-    below = index.low if index is not None and not index.empty else _NO_ID_LIMIT
+    use_index = index is not None and not index.empty
+    below = index.low if use_index else _NO_ID_LIMIT  # type: ignore[union-attr]
     lookups = []
     if article.entities:
         lookups.append(("entity", sorted(article.entities), FOLLOW_UP_HOURS, first_ids[1]))
@@ -284,7 +285,7 @@ def _find(
     for kind, values, hours, first_id in lookups:
         bounds = _lookup_bounds(article, hours)
         matched = 0
-        if index is not None and below != _NO_ID_LIMIT:
+        if use_index:
             keys = (
                 [entity_key(value) for value in values]
                 if kind == "entity"
