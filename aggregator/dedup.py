@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from aggregator._urls import canonical_url
 from aggregator.records import Article
@@ -509,6 +510,60 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures) -> float | None:
         # repeats an unround amount, while a headline's verb often escapes the action tagger.
         score -= ACTION_MISMATCH
     return score - FOLLOW_UP_MARGIN if follow_up else score
+
+
+class Gate(NamedTuple):
+    """The few facts of an article by which ``ruled_out`` dismisses most pairs before their
+    words are compared, as numbers: the candidate index keeps them for a week of articles.
+    A set is a mask of its members' hashes (``hash`` is this process's own, so a gate is never
+    stored or sent): sets whose masks share no bit share no member."""
+
+    roundup: bool
+    penalty: float  # 0.0: none
+    cases: int  # 64-bit mask of the case numbers; 0: none
+    # 256-bit mask of the headline's words; 0: none. Two headlines of eight words each share
+    # no bit of 256 three times in four, where 64 bits let most unrelated pairs through.
+    headline: int
+    # The regulator a release is of (its agency, else its feed); None: press. The candidate
+    # index holds a number for each.
+    publisher: str | int | None
+
+
+def _mask(words: Iterable[str], bits: int) -> int:
+    mask = 0
+    for word in words:
+        mask |= 1 << (hash(word) % bits)
+    return mask
+
+
+def gate(features: StoryFeatures) -> Gate:
+    return Gate(
+        roundup=features.roundup,
+        penalty=features.penalty_usd or 0.0,
+        cases=_mask(features.case_numbers, 64),
+        headline=_mask(features.profile.headline, 256),
+        publisher=(features.agency or features.feed) if features.regulator else None,
+    )
+
+
+def ruled_out(
+    a: Gate, roundup: bool, penalty: float, cases: int, headline: int, publisher: object
+) -> bool:
+    """Whether ``story_similarity`` of an article with gate ``a`` and another with these gate
+    values is None for certain: its rules on round-ups, case numbers, penalties, one
+    regulator's releases and headlines, taken only where the masks are sure (a common bit
+    may be a collision, so it never rules out)."""
+    if a.roundup or roundup:
+        return True
+    if a.cases and cases and not a.cases & cases:
+        return True  # different case numbers
+    if a.penalty and penalty and abs(a.penalty - penalty) > 0.05 * max(a.penalty, penalty):
+        return True
+    if a.cases & cases:
+        return False  # perhaps a shared case number, which outweighs the rest
+    if a.publisher is not None and a.publisher == publisher:
+        return True  # two releases of one regulator
+    return bool(a.headline and headline and not a.headline & headline)
 
 
 def choose_story(article: StoryFeatures, candidates: Iterable[StoryFeatures]) -> int | None:

@@ -3,12 +3,27 @@ it holds everything, a part, or what other processes wrote meanwhile."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.dedup import StoryFeatures, choose_story, findable_words, lookup_forms
+from aggregator.catalog import load_catalog
+from aggregator.dedup import (
+    StoryFeatures,
+    choose_story,
+    findable_words,
+    gate,
+    is_roundup,
+    lookup_forms,
+    ruled_out,
+    story_anchors,
+    story_similarity,
+    story_tokens,
+)
+from aggregator.extract import html_to_text, sanitize_html
 from aggregator.records import (
     Article,
     FeedKind,
@@ -19,6 +34,7 @@ from aggregator.records import (
 )
 from aggregator.store import Store, _story_index
 from aggregator.store._story_index import CandidateIndex, entity_key
+from aggregator.tag import tag_article
 from benchmarks.eval_stories import DEFAULT_SET, evaluate
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -71,6 +87,56 @@ def test_lookup_forms_meet_findable_words() -> None:
     # A name is looked up whole and by the stem ordinary text is kept under.
     assert lookup_forms("lumoravest") == ("lumoravest", "lumora")
     assert lookup_forms("harbor") == ("harbor",)
+
+
+def _eval_features() -> list[StoryFeatures]:
+    """The hand-labelled story set's items as story matching sees them."""
+    catalog = load_catalog()
+    items = [json.loads(line) for line in DEFAULT_SET.read_text(encoding="utf-8").splitlines()]
+    found = []
+    for number, item in enumerate(filter(None, items)):
+        kind = FeedKind(item.get("kind") or "news")
+        summary = html_to_text(sanitize_html(item.get("summary") or ""))
+        tags = tag_article(
+            item["title"], summary, catalog=catalog, kind=kind, agency=item.get("agency")
+        )
+        found.append(
+            StoryFeatures(
+                article_id=number,
+                story_id=None,
+                feed=item["source"],
+                regulator=kind is FeedKind.REGULATOR,
+                published=datetime.fromisoformat(item["published"].replace("Z", "+00:00")),
+                tokens=story_tokens(item["title"], summary),
+                anchors=story_anchors(item["title"], summary),
+                entities=frozenset(tags.entities),
+                case_numbers=frozenset(tags.case_numbers),
+                penalty_usd=tags.penalty_usd,
+                action=tags.action,
+                roundup=is_roundup(item["title"]),
+                agency=item.get("agency"),
+            )
+        )
+    return found
+
+
+def test_a_gate_rules_out_only_pairs_that_could_never_score() -> None:
+    # Every pair of the hand-labelled set, and each with the other's masks filled (as if every
+    # word collided): ruled out means story_similarity says None, always.
+    articles = _eval_features()
+    ruled = 0
+    for a, b in itertools.permutations(articles, 2):
+        a_gate, b_gate = gate(a), gate(b)
+        collided = b_gate._replace(
+            cases=b_gate.cases and 2**64 - 1, headline=b_gate.headline and 2**256 - 1
+        )
+        for other in (b_gate, collided):
+            if ruled_out(a_gate, *other):
+                ruled += 1
+                assert story_similarity(a, b) is None, (a.article_id, b.article_id)
+    # ... and it does rule out: most pairs of different events (releases of one agency,
+    # other case numbers or penalties, headlines without a common word).
+    assert ruled > len(articles) ** 2 // 10
 
 
 @pytest.fixture(scope="module")

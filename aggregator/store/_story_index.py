@@ -8,12 +8,13 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime
 
-from aggregator.dedup import StoryFeatures, findable_words
+from aggregator.dedup import Gate, StoryFeatures, findable_words, gate, ruled_out
 
 _SECOND = 1_000_000  # StoryFeatures' profile keeps microseconds
-# Articles held: a week of 2,000 busy feeds. About 200 bytes each (some 40 words and parties
-# of 4 bytes, time, feed and story), so at most about 20 MiB.
+# Articles held: a week of 2,000 busy feeds. About 230 bytes each (some 40 words and parties
+# of 4 bytes, time, feed, story and gate), so at most about 23 MiB.
 CAPACITY = 100_000
+_HEADLINE_WORDS = 4  # dedup.Gate's headline mask: 256 bits
 MAX_ID = 2**31 - 1  # ids are held as 32-bit integers; a store past them looks up in SQL
 
 
@@ -50,11 +51,47 @@ class CandidateIndex:
         self.low = 0  # 0: nothing held yet
         self.high = 0
         self._postings: dict[str, array[int]] = {}  # ascending ids
-        # By id - low: seconds since 1970, feed number, story (0: none, or no such article).
+        # By id - low: seconds since 1970, feed number, story (0: none, or no such article),
+        # and the article's dedup.Gate (its publisher as a number, -1 for none).
         self._when: array[int] = array("q")
         self._feed: array[int] = array("i")
         self._story: array[int] = array("q")
+        self._roundup: array[int] = array("b")
+        self._penalty: array[float] = array("d")
+        self._cases: array[int] = array("Q")
+        self._headline = [array("Q") for _ in range(_HEADLINE_WORDS)]  # 64 bits each
+        self._publisher: array[int] = array("i")
         self._feeds: dict[str, int] = {}
+        self._publishers: dict[str | int | None, int] = {None: -1}
+
+    def _columns(self) -> tuple[array, ...]:  # type: ignore[type-arg]
+        return (
+            self._when,
+            self._feed,
+            self._story,
+            self._roundup,
+            self._penalty,
+            self._cases,
+            self._publisher,
+            *self._headline,
+        )
+
+    def _gate_values(self, features: StoryFeatures) -> tuple[float, ...]:
+        """The article's gate as the columns from ``_roundup`` on hold it."""
+        found = gate(features)
+        code = self._publishers.setdefault(found.publisher, len(self._publishers) - 1)
+        headline = found.headline.to_bytes(8 * _HEADLINE_WORDS, "little")
+        return (
+            int(found.roundup),
+            found.penalty,
+            found.cases,
+            code,
+            *(
+                int.from_bytes(headline[8 * at : 8 * at + 8], "little")
+                for at in range(_HEADLINE_WORDS)
+            ),
+        )
+
 
     @property
     def empty(self) -> bool:
@@ -69,13 +106,16 @@ class CandidateIndex:
         """Hold an article; ids come in increasing order, above ``high``."""
         assert not self.empty and article_id > self.high, "ids must grow"
         gap = article_id - self.high - 1  # ids never used, or rolled back
-        if gap:
-            self._when.extend([0] * gap)
-            self._feed.extend([-1] * gap)
-            self._story.extend([0] * gap)
-        self._when.append(seconds(features))
-        self._feed.append(self._feeds.setdefault(features.feed, len(self._feeds)))
-        self._story.append(story_id or 0)
+        row = (
+            seconds(features),
+            self._feeds.setdefault(features.feed, len(self._feeds)),
+            story_id or 0,
+            *self._gate_values(features),
+        )
+        for column, value in zip(self._columns(), row, strict=True):
+            if gap:  # never usable: no story
+                column.extend([0] * gap)
+            column.append(value)
         postings = self._postings
         for key in (*findable_words(features), *map(entity_key, features.entities)):
             found = postings.get(key)
@@ -92,7 +132,10 @@ class CandidateIndex:
         stay; a candidate is scored by its current text anyway)."""
         if not self.low <= article_id <= self.high:
             return
-        self._when[article_id - self.low] = seconds(features)
+        at = article_id - self.low
+        self._when[at] = seconds(features)
+        for column, value in zip(self._columns()[3:], self._gate_values(features), strict=True):
+            column[at] = value
         postings = self._postings
         for key in (*findable_words(features), *map(entity_key, features.entities)):
             ids = postings.get(key)
@@ -142,10 +185,27 @@ class CandidateIndex:
                     break
         return kept
 
+    def possible(self, gate: Gate, ids: Iterable[int]) -> list[int]:
+        """Those of ``ids`` (held) that an article of ``gate`` is not ``dedup.ruled_out``
+        with: the only ones worth reading and scoring."""
+        if gate.publisher is not None:
+            gate = gate._replace(publisher=self._publishers.get(gate.publisher, -2))
+        low, roundup, penalty, cases = self.low, self._roundup, self._penalty, self._cases
+        publisher, (h0, h1, h2, h3) = self._publisher, self._headline
+        kept = []
+        for article_id in ids:
+            at = article_id - low
+            headline = h0[at] | h1[at] << 64 | h2[at] << 128 | h3[at] << 192
+            if not ruled_out(
+                gate, bool(roundup[at]), penalty[at], cases[at], headline, publisher[at]
+            ):
+                kept.append(article_id)
+        return kept
+
     def _drop_before(self, article_id: int) -> None:
         drop = article_id - self.low
-        for array_ in (self._when, self._feed, self._story):
-            del array_[:drop]
+        for column in self._columns():
+            del column[:drop]
         for key in list(self._postings):
             ids = self._postings[key]
             cut = bisect_left(ids, article_id)
