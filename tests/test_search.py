@@ -323,3 +323,21 @@ def test_search_any_text_never_fails(filled: Store, text: str) -> None:
         assert not re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", text).strip()
         return
     filled.search(query, ArticleFilter(), NOW)
+
+
+def test_terms_the_index_cannot_tell_apart_are_asked_for_once() -> None:
+    # A word and the entity it names differ only in case, which the tokenizer folds: bm25
+    # would count the phrase twice (and FTS5 find it twice). Non-ASCII case is left alone.
+    from aggregator.store._search_sqlite import match_expression
+
+    query = SearchQuery(
+        clauses=(
+            (SearchTerm("binance"), SearchTerm("Binance", phrase=True)),
+            (SearchTerm("société"), SearchTerm("Société")),
+        ),
+        excluded=(SearchTerm("Tether"), SearchTerm("tether"), SearchTerm("teth", prefix=True)),
+    )
+    assert match_expression(query) == (
+        '("binance") AND ("société" OR "Société")',
+        '"tether" OR "teth"*',
+    )

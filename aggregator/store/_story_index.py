@@ -92,7 +92,6 @@ class CandidateIndex:
             ),
         )
 
-
     @property
     def empty(self) -> bool:
         return self.low == 0
