@@ -267,7 +267,8 @@ def claim_feeds(
         .where(feeds.c.id.in_(ids))
         .values(lease_owner=worker, lease_expires=now + lease)
     )
-    return [state for state in get_feeds(connection, names) if state.id in set(ids)]
+    leased = set(ids)
+    return [state for state in get_feeds(connection, names) if state.id in leased]
 
 
 def release_feeds(connection: Connection, names: Sequence[str], worker: str) -> None:
