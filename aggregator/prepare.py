@@ -8,8 +8,10 @@ writes what they hand back: both cores work, where threads would share one (the 
 
 The workers start once the run has spent ``START_AFTER`` seconds preparing documents itself (a
 poll where a feed or two changed never pays the half second of CPU a process takes to start)
-and stop at its end. A worker that dies is not fatal: its
-documents, and the rest of the run's, are prepared in the calling process instead.
+and stop at its end. Until the first of them is ready (about a second: it imports the code and
+builds the tagger) the calling process goes on preparing documents itself rather than wait.
+A worker that dies is not fatal: its documents, and the rest of the run's, are prepared in the
+calling process instead.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ from aggregator.errors import ParseError
 from aggregator.extract import build_article, clean_text
 from aggregator.parse import parse_feed
 from aggregator.records import Article, FeedKind, ParsedFeed, StoryText
-from aggregator.tag import tag_articles
+from aggregator.tag import tag_article, tag_articles
 
 log = logging.getLogger(__name__)
 
 MAX_PROCESSES = 4  # the writing process is the limit beyond this
 START_AFTER = 0.1  # seconds of preparing in the calling process before workers are started
+PREPARE_WHILE_STARTING = True  # a test seam: False sends documents to workers still starting
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,7 @@ class Preparer:
         self.start_after = START_AFTER if start_after is None else start_after
         self._seconds_here = 0.0
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future[bool] | None = None  # done once a worker has started
         self._submitted = 0
         self._in_workers = 0
         self._broken = False
@@ -159,9 +163,11 @@ class Preparer:
             and (self._pool is not None or self._seconds_here >= self.start_after)
         ):
             try:
-                future = self._workers().submit(_prepare_in_worker, download)
-                self._in_workers += 1
-                return future
+                pool = self._workers()
+                if self._started() or not PREPARE_WHILE_STARTING:
+                    future = pool.submit(_prepare_in_worker, download)
+                    self._in_workers += 1
+                    return future
             except BrokenProcessPool:
                 self._give_up_workers()
         future: Future[Prepared | Unreadable] = Future()
@@ -191,7 +197,7 @@ class Preparer:
     def close(self, *, cancel: bool = False) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
-            self._pool = None
+            self._pool = self._ready = None
         if self._submitted:
             log.debug(
                 "prepared %d of %d documents in worker processes",
@@ -214,7 +220,15 @@ class Preparer:
                 # child had imported everything (0.6 s); 35 KB fit at once.
                 initargs=(zlib.compress(pickle.dumps(self.catalog, pickle.HIGHEST_PROTOCOL)),),
             )
+            self._ready = self._pool.submit(_ready_in_worker)
         return self._pool
+
+    def _started(self) -> bool:
+        """Whether a worker is ready; raises BrokenProcessPool when starting it failed."""
+        if self._ready is None or not self._ready.done():
+            return False
+        self._ready.result()
+        return True
 
     def _give_up_workers(self) -> None:
         if not self._broken:
@@ -222,7 +236,7 @@ class Preparer:
         self._broken = True
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._pool = self._ready = None
 
 
 _catalog: Catalog | None = None  # a worker process's own copy
@@ -231,9 +245,14 @@ _catalog: Catalog | None = None  # a worker process's own copy
 def _start_worker(packed_catalog: bytes) -> None:
     global _catalog
     _catalog = pickle.loads(zlib.decompress(packed_catalog))
+    tag_article("", "", catalog=_catalog)  # builds the tagger's matchers: ready means ready
     # Ctrl-C reaches the whole process group: the main process decides how to stop, and a
     # worker killed mid-document would only break the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ready_in_worker() -> bool:
+    return True  # run by a worker once it has started (see Preparer._started)
 
 
 def _prepare_in_worker(download: Download) -> Prepared | Unreadable:

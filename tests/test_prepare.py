@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +102,7 @@ def test_worker_processes_store_what_the_main_process_stores(
 ) -> None:
     # Workers from the first document on: these few small documents would never be worth them.
     monkeypatch.setattr(prepare, "START_AFTER", 0.0)
+    monkeypatch.setattr(prepare, "PREPARE_WHILE_STARTING", False)
     here = run(feed_server, tmp_path / "here.sqlite", processes=0)
     with caplog.at_level(logging.DEBUG, logger="aggregator.prepare"):
         workers = run(feed_server, tmp_path / "workers.sqlite", processes=1)
@@ -140,9 +142,27 @@ def test_workers_start_only_once_preparing_here_took_longer_than_starting_them()
         preparer.close()
 
 
+def test_documents_are_prepared_here_until_a_worker_has_started() -> None:
+    job = download(FEEDS / "sec_press_releases.xml")
+    preparer = Preparer(load_catalog(), processes=1, start_after=0.0)
+    try:
+        first = preparer.submit(job)  # starts the worker, which takes about a second
+        assert first.done() and preparer._pool is not None and preparer._in_workers == 0
+        deadline = time.monotonic() + 60
+        while not preparer._started():
+            assert time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.05)
+        second = preparer.submit(job)
+        assert preparer._in_workers == 1
+        assert preparer.result(second, job) == preparer.result(first, job)
+    finally:
+        preparer.close()
+
+
 def test_a_worker_that_dies_leaves_its_document_to_the_main_process(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(prepare, "PREPARE_WHILE_STARTING", False)
     catalog = load_catalog()
     job = download(FEEDS / "sec_press_releases.xml")
     expected = Preparer(catalog, processes=0).prepare_here(job)
