@@ -27,7 +27,14 @@ from aggregator.errors import DocumentError, FeedError, ParseError
 from aggregator.extract import clean_text
 from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
-from aggregator.prepare import Download, Prepared, Preparer, Unreadable, prepare
+from aggregator.prepare import (
+    Download,
+    Prepared,
+    Preparer,
+    Unreadable,
+    fewer_collections,
+    prepare,
+)
 from aggregator.records import (
     FeedKind,
     FeedOutcome,
@@ -188,10 +195,11 @@ class Updater:
             on_start(len(chosen))
         outcomes: list[FeedOutcome] = []
         try:
-            for outcome in self._run(chosen, workers):
-                outcomes.append(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
+            with fewer_collections():
+                for outcome in self._run(chosen, workers):
+                    outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
         finally:
             done = {outcome.feed for outcome in outcomes}
             unfinished = [state.name for state in chosen if state.name not in done]
