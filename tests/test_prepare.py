@@ -3,10 +3,14 @@ process, broken documents reported the same way, and a worker that dies costs no
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +22,7 @@ from aggregator.catalog import load_catalog
 from aggregator.config import HttpConfig
 from aggregator.dedup import story_anchors, story_tokens
 from aggregator.fetch import Fetcher
-from aggregator.prepare import Download, Prepared, Preparer
+from aggregator.prepare import GC_THRESHOLD, Download, Prepared, Preparer, fewer_collections
 from aggregator.records import ArticleFilter, FeedKind, FeedSource, FetchStatus
 from aggregator.store import Store, open_store
 from aggregator.tag import tag_articles
@@ -295,3 +299,21 @@ def test_an_item_changed_by_another_writer_meanwhile_is_left_to_the_next_documen
     known = store.article_versions("w")
     assert put(replace(document("First version"), known=known)) == (0, 1)
     store.close()
+
+
+def test_an_update_collects_garbage_less_often_and_restores_the_collector() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == (max(GC_THRESHOLD, before[0]), *before[1:])
+    assert gc.get_threshold() == before
+
+
+def test_the_console_script_leaves_the_command_line_to_the_process_that_runs_it() -> None:
+    # A spawned worker imports the program's main module as it starts: for the console script
+    # that must not mean the whole command line (the store, the digest, the scheduler).
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["aggregator"] == "aggregator.__main__:run"
+    code = "import sys, aggregator.__main__; print(sorted(m for m in sys.modules if m in " \
+        "('aggregator.cli', 'aggregator.store', 'sqlalchemy')))"  # fmt: skip
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
