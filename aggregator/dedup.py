@@ -197,25 +197,50 @@ def story_anchors(title: str, summary: str) -> frozenset[str]:
     weak = set()
     for text, headline in ((title, _headline_case(title)), (summary, False)):
         for match in _CAPITALISED.finditer(text):
-            word = match.group(1).rstrip(".'’-").replace("’s", "").replace("'s", "")
+            parts = _name_parts(match.group(1))
+            if not parts:
+                continue
             before = _char_before(text, match.start())
             positional = headline or before in ("", ".", "!", "?", ":", ";")
-            # "Ex-Bitvora", "Cambodia-based": each capitalised part of a compound on its own.
-            for index, part in enumerate(word.split("-")):
-                folded = part.lower()
-                if not part[:1].isupper() and not _NAME_SHAPE.match(part):
-                    continue
-                if len(folded) < 3 or folded in _COMMON_NAMES or folded in _STOPWORDS:
-                    continue
+            for index, folded, key, shaped in parts:
                 if folded in lower_words:
                     continue  # "Founder" in a headline, "founder" in the text: an ordinary word
-                key = _name_key(folded)
-                if _NAME_SHAPE.match(part) or not (positional and (index == 0 or headline)):
+                if shaped or not (positional and (index == 0 or headline)):
                     anchors.add(key)
                 else:
                     weak.add(key)
     anchors.update(WEAK + word for word in weak - anchors)
     return frozenset(anchors)
+
+
+_PARTS: dict[str, tuple[tuple[int, str, str, bool], ...]] = {}
+_PARTS_HELD = 50_000
+
+
+def _name_parts(word: str) -> tuple[tuple[int, str, str, bool], ...]:
+    """The parts of a capitalised word that may be names, as (position, lower case, name
+    key, a name by its shape): what does not depend on the article, kept per word (the same
+    names recur in every article, and working them out was most of story_anchors)."""
+    found = _PARTS.get(word)
+    if found is None:
+        found = tuple(_parts(word))
+        if len(_PARTS) >= _PARTS_HELD:
+            _PARTS.clear()
+        _PARTS[word] = found
+    return found
+
+
+def _parts(word: str) -> Iterable[tuple[int, str, str, bool]]:
+    word = word.rstrip(".'’-").replace("’s", "").replace("'s", "")
+    # "Ex-Bitvora", "Cambodia-based": each capitalised part of a compound on its own.
+    for index, part in enumerate(word.split("-")):
+        folded = part.lower()
+        shaped = bool(_NAME_SHAPE.match(part))
+        if not part[:1].isupper() and not shaped:
+            continue
+        if len(folded) < 3 or folded in _COMMON_NAMES or folded in _STOPWORDS:
+            continue
+        yield index, folded, _name_key(folded), shaped
 
 
 @dataclass(frozen=True, slots=True)
