@@ -214,7 +214,7 @@ def story_anchors(title: str, summary: str) -> frozenset[str]:
 
 
 _PARTS: dict[str, tuple[tuple[int, str, str, bool], ...]] = {}
-_PARTS_HELD = 50_000
+_PARTS_HELD = 10_000  # about 3 MB at most
 
 
 def _name_parts(word: str) -> tuple[tuple[int, str, str, bool], ...]:

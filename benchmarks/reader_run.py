@@ -1,10 +1,11 @@
 """Run lemon24/reader against the farm, for the comparison in ``benchmarks.bench``.
 
-    python -m benchmarks.reader_run DB URLS_FILE QUERIES_FILE
+    python -m benchmarks.reader_run DB URLS_FILE QUERIES_FILE [--no-search]
 
 Prints one JSON object: ingest seconds and entries, search indexing seconds, and the search
-latencies of each query. It runs in a process of its own so that reader's memory and imports
-do not inflate the aggregator's peak RSS, and times only the work, not the process start.
+latencies of each query (none with ``--no-search``: an ingest-only run). It runs in a process
+of its own so that reader's memory and imports do not inflate the aggregator's peak RSS, and
+times only the work, not the process start.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def to_fts5(query: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     db, urls_file, queries_file = args[:3]
+    search = "--no-search" not in args[3:]
     from reader import make_reader  # imported here: the benchmark runs without it
 
     urls = Path(urls_file).read_text().split()
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     reader.update_feeds(workers=16)
     ingest = time.perf_counter() - started
     entries = reader.get_entry_counts().total
+    if not search:
+        reader.close()
+        json.dump({"ingest_seconds": ingest, "entries": entries}, sys.stdout)
+        return 0
     reader.enable_search()
     started = time.perf_counter()
     reader.update_search()
