@@ -229,3 +229,24 @@ def test_an_article_edited_here_is_found_by_its_new_words(store: Store) -> None:
     write("b", replace(_article("b1", *zentrix), tags=Tags()))
     stories = [article.story_id for article in store.get_articles()]
     assert len(stories) == 2 and stories[0] == stories[1]
+
+
+def test_a_closed_store_lets_go_of_its_story_caches_and_can_be_used_again(store: Store) -> None:
+    store.sync_feeds([FeedSource(n, f"https://{n}.test/", FeedKind.NEWS) for n in "ab"], NOW)
+    title = "Lumoravest Capital founder charged over $42.7 million Ponzi scheme"
+    summary = "Prosecutors charged the founder of Lumoravest Capital with a Ponzi scheme."
+    for feed in "ab":
+        intent = FeedUpdateIntent(
+            feed=feed,
+            fetched=NOW,
+            status=FetchStatus.OK,
+            next_check=NOW,
+            articles=(_article(f"{feed}1", title, summary),),
+        )
+        store.apply_update(intent, choose_story)
+    assert store._candidates is not None and not store._candidates.empty
+    assert store._story_features._entries
+    store.close()
+    assert store._candidates.empty and not store._story_features._entries
+    assert store.count_articles() == 2
+    assert len({a.story_id for a in store.get_articles()}) == 1

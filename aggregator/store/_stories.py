@@ -97,6 +97,10 @@ class FeatureCache:
                 self._entries[article_id] = (known[0], found)  # the hash it was read with
         return found
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = {}
+
     def forget(self, article_ids: Sequence[int]) -> None:
         """Drop edited articles: the next use reads them again."""
         with self._lock:
