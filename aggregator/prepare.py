@@ -8,8 +8,9 @@ writes what they hand back: both cores work, where threads would share one (the 
 
 The workers start once the run has spent ``START_AFTER`` seconds preparing documents itself (a
 poll where a feed or two changed never pays the half second of CPU a process takes to start)
-and stop at its end. Until the first of them is ready (about a second: it imports the code and
-builds the tagger) the calling process goes on preparing documents itself rather than wait.
+and stop at its end. Until the first of them is ready (half a second or more: it imports the
+code and builds the tagger) the calling process goes on preparing documents itself rather than
+wait.
 A worker that dies is not fatal: its documents, and the rest of the run's, are prepared in the
 calling process instead.
 """
@@ -50,11 +51,17 @@ PREPARE_WHILE_STARTING = True  # a test seam: False sends documents to workers s
 GC_THRESHOLD = 20_000
 
 
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Collect cyclic garbage every GC_THRESHOLD allocations while inside."""
+def collect_less() -> tuple[int, int, int]:
+    """Collect cyclic garbage every GC_THRESHOLD allocations; returns the thresholds before."""
     old = gc.get_threshold()
     gc.set_threshold(max(GC_THRESHOLD, old[0]), *old[1:])
+    return old
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """``collect_less`` while inside."""
+    old = collect_less()
     try:
         yield
     finally:
@@ -264,7 +271,7 @@ def _start_worker(packed_catalog: bytes) -> None:
     global _catalog
     _catalog = pickle.loads(zlib.decompress(packed_catalog))
     tag_article("", "", catalog=_catalog)  # builds the tagger's matchers: ready means ready
-    gc.set_threshold(max(GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
+    collect_less()  # for good: a worker does nothing else
     # Ctrl-C reaches the whole process group: the main process decides how to stop, and a
     # worker killed mid-document would only break the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

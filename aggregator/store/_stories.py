@@ -299,11 +299,7 @@ def _find(
                 if kind == "entity"
                 else [form for word in values for form in lookup_forms(word)]
             )
-            window = {
-                "feed": article.feed,
-                "since": bounds["since"],
-                "until": bounds["until"],
-            }
+            window = {"feed": article.feed, "since": bounds["since"], "until": bounds["until"]}
             if kind == "entity":  # every match is looked at: the nearest in time are taken
                 ids = index.matches(keys, first_id, LOOKED_AT)
                 usable = index.usable(ids, **window)
