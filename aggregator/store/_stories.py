@@ -283,7 +283,7 @@ def _find(
         return found  # a round-up joins no story (dedup.story_similarity)
     use_index = index is not None and not index.empty
     below = index.low if use_index else _NO_ID_LIMIT  # type: ignore[union-attr]
-    article_gate = gate(article)
+    article_gate = gate(article) if use_index else None  # only the index keeps gates
     lookups = []
     if article.entities:
         lookups.append(("entity", sorted(article.entities), FOLLOW_UP_HOURS, first_ids[1]))
