@@ -7,6 +7,7 @@ the feed, file, key or option; a traceback only with ``-v``.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import json
 import logging
@@ -626,6 +627,21 @@ def import_(
 # -- search, show, export ----------------------------------------------------------------------
 
 
+def _refuse_mistyped_options(query: tuple[str, ...]) -> None:
+    """Search takes unknown options as query words, so that "-bitcoin" excludes; a word
+    that starts with "--" is a mistyped option ("--limti 3" was searched for, silently)."""
+    context = click.get_current_context()
+    known = [name for param in context.command.params for name in param.opts]
+    for word in query:
+        if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", word):
+            option = word.split("=", 1)[0]
+            close = difflib.get_close_matches(option, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UsageError(
+                f"no such option: {option}{hint}; to search for it, quote it: '\"{word}\"'"
+            )
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @_filter_options
@@ -651,6 +667,7 @@ def search(app: App, query: tuple[str, ...], limit: int, as_json: bool, **filter
       crypt*                 a prefix
     Example: aggregator search '"wells notice"' --since 30d
     """
+    _refuse_mistyped_options(query)
     parsed, truncated = parse_query(" ".join(query))
     if truncated:
         click.echo(f"note: only the first {MAX_TERMS} words of the query are used", err=True)

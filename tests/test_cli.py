@@ -95,8 +95,17 @@ def test_fetch_only_what_is_due(
         (["show", "999"], 1, "no article with id 999"),
         (["import", "/no/such/file.xml"], 1, "/no/such/file.xml: no such file or folder"),
         (["search", "x", "--limit", "0"], 2, "Invalid value for '--limit'"),
+        (["search", "x", "--limti", "3"], 2, "no such option: --limti (did you mean --limit?)"),
     ],
-    ids=["unknown-feed", "empty-query", "bad-date", "missing-article", "missing-file", "bad-limit"],
+    ids=[
+        "unknown-feed",
+        "empty-query",
+        "bad-date",
+        "missing-article",
+        "missing-file",
+        "bad-limit",
+        "mistyped-search-option",
+    ],
 )
 def test_errors_are_one_line_with_exit_code(
     run: Callable[..., Result], config: Path, args: list[str], code: int, message: str
@@ -147,6 +156,10 @@ def test_search_show_export(run: Callable[..., Result], config: Path) -> None:
     assert hit["url"] == "https://wire.test/acme"
     assert hit["published"] == "2026-11-23T19:00:00Z"
     assert "**penalty**" in hit["snippet"]
+
+    # Unknown options are query words ("-x" excludes); a quoted "--word" is searched for.
+    assert run("search", "penalty", "-bitcoin", "--json", config=config).stdout.count('"id"') == 1
+    assert run("search", '"--penalty"', "--json", config=config).exit_code == 0
 
     plain = run("search", "penalty", config=config).stdout
     assert "Regulator fines Acme Exchange $4 million" in plain
