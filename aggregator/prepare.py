@@ -119,9 +119,19 @@ def prepare(
         [build_article(entry, base_url=base_url, now=now) for entry in parsed.entries]
     )
     fresh = [article for article in built if (article.key, article.content_hash) not in known]
-    articles = tag_articles(fresh, catalog=catalog, kind=kind, agency=agency)
-    # Worked out here, where it costs the writing process nothing (see StoryText).
-    articles = tuple(
+    articles = with_story_text(tag_articles(fresh, catalog=catalog, kind=kind, agency=agency))
+    return Prepared(
+        title=clean_text(parsed.title) or None,
+        articles=articles,
+        skipped=parsed.skipped,
+        unchanged=len(built) - len(fresh),
+    )
+
+
+def with_story_text(articles: tuple[Article, ...]) -> tuple[Article, ...]:
+    """The articles with the words story matching compares (see StoryText), worked out where
+    they are prepared: in a worker, that costs the writing process nothing."""
+    return tuple(
         replace(
             article,
             story_text=StoryText(
@@ -130,12 +140,6 @@ def prepare(
             ),
         )
         for article in articles
-    )
-    return Prepared(
-        title=clean_text(parsed.title) or None,
-        articles=articles,
-        skipped=parsed.skipped,
-        unchanged=len(built) - len(fresh),
     )
 
 

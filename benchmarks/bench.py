@@ -40,11 +40,12 @@ import httpx
 
 from aggregator.catalog import Catalog, load_catalog
 from aggregator.config import DigestConfig, HttpConfig
-from aggregator.dedup import disambiguate
+from aggregator.dedup import choose_story, disambiguate
 from aggregator.digest import build_digest, render_html
 from aggregator.extract import build_article, html_to_text, sanitize_html
 from aggregator.fetch import Fetcher
-from aggregator.prepare import prepare
+from aggregator.parse import parse_feed
+from aggregator.prepare import prepare, with_story_text
 from aggregator.records import (
     Article,
     ArticleFilter,
@@ -59,7 +60,7 @@ from aggregator.search import expand_entities, parse_query
 from aggregator.store import Store, open_store
 from aggregator.tag import tag_article, tag_articles
 from aggregator.update import Updater, ingest
-from benchmarks.corpus import EPOCH, Item, feed_info, make_item, search_queries
+from benchmarks.corpus import EPOCH, Item, feed_info, make_item, render_feed, search_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -230,6 +231,7 @@ class IngestRun:
     entries: int
     cold_seconds: float  # the median of ``colds``
     colds: tuple[float, ...]  # seconds of each cold ingest of this size
+    cold_cpu: tuple[float, float]  # CPU seconds of a cold ingest (medians): this process, workers
     repoll_seconds: float  # the median of three
     repoll_range: tuple[float, float]
     repoll_not_modified: int
@@ -238,10 +240,30 @@ class IngestRun:
     errors: list[str]
 
 
-def _timed_update(updater: Updater, sources: Sequence[FeedSource]) -> tuple[float, list[Any]]:
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user and system) of this process, and of its children that have ended
+    (an update's parsing workers end with it)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, ended.ru_utime + ended.ru_stime
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One update: its wall seconds, CPU seconds here and in its workers, and outcomes."""
+
+    seconds: float
+    cpu: tuple[float, float]
+    outcomes: list[Any]
+
+
+def _timed_update(updater: Updater, sources: Sequence[FeedSource]) -> Timed:
+    own, ended = cpu_seconds()
     started = time.perf_counter()
     outcomes = updater.update(sources, only_due=False, workers=16)
-    return time.perf_counter() - started, outcomes
+    seconds = time.perf_counter() - started
+    own_after, ended_after = cpu_seconds()
+    return Timed(seconds, (own_after - own, ended_after - ended), outcomes)
 
 
 def run_ingest(
@@ -261,15 +283,14 @@ def run_ingest(
     cold ingests of the same documents go first into stores of their own, thrown away, and
     the median is reported: one run on this machine varies by 10-20%."""
     sources = sources_for(farm.feed_urls(namespace, feeds, items))
-    colds = []
+    colds: list[Timed] = []
     for run in range(cold_runs - 1):
         spare = folder / f"{namespace}-{feeds}x{items}-cold{run}.sqlite"
         spare_store = open_store(f"sqlite:///{spare}")
         with Fetcher(HttpConfig(concurrency=16, per_host=16)) as spare_fetcher:
-            seconds, _ = _timed_update(
-                Updater(spare_store, spare_fetcher, catalog, processes=None), sources
+            colds.append(
+                _timed_update(Updater(spare_store, spare_fetcher, catalog, processes=None), sources)
             )
-        colds.append(seconds)
         spare_store.close()
         for leftover in folder.glob(f"{spare.name}*"):
             leftover.unlink()
@@ -277,32 +298,36 @@ def run_ingest(
     store = open_store(url or f"sqlite:///{path}")
     fetcher = Fetcher(HttpConfig(concurrency=16, per_host=16))
     updater = Updater(store, fetcher, catalog, processes=None)  # as `aggregator fetch` runs
-    cold, outcomes = _timed_update(updater, sources)
+    cold = _timed_update(updater, sources)
     colds.append(cold)
-    errors = [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
-    entries = sum(o.new for o in outcomes)
+    errors = [f"{o.feed}: {o.error}" for o in cold.outcomes if o.status is FetchStatus.ERROR]
+    entries = sum(o.new for o in cold.outcomes)
     # Three re-polls, the median reported: one pass is short enough for a WAL checkpoint or
     # a scheduler hiccup to double it.
     repolls = []
     for _ in range(3):
-        seconds, outcomes = _timed_update(updater, sources)
-        repolls.append(seconds)
-    not_modified = sum(1 for o in outcomes if o.status is FetchStatus.NOT_MODIFIED)
+        repoll = _timed_update(updater, sources)
+        repolls.append(repoll.seconds)
+    not_modified = sum(1 for o in repoll.outcomes if o.status is FetchStatus.NOT_MODIFIED)
     farm.add_items(namespace, items, fraction=0.1, count=5)
-    update, outcomes = _timed_update(updater, sources)
-    errors += [f"{o.feed}: {o.error}" for o in outcomes if o.status is FetchStatus.ERROR]
+    update = _timed_update(updater, sources)
+    errors += [f"{o.feed}: {o.error}" for o in update.outcomes if o.status is FetchStatus.ERROR]
     fetcher.close()
     return IngestRun(
         store=store,
         path=path,
         entries=entries,
-        cold_seconds=statistics.median(colds),
-        colds=tuple(colds),
+        cold_seconds=statistics.median(timed.seconds for timed in colds),
+        colds=tuple(timed.seconds for timed in colds),
+        cold_cpu=(
+            statistics.median(timed.cpu[0] for timed in colds),
+            statistics.median(timed.cpu[1] for timed in colds),
+        ),
         repoll_seconds=statistics.median(repolls),
         repoll_range=(min(repolls), max(repolls)),
         repoll_not_modified=not_modified,
-        update_new=sum(o.new for o in outcomes),
-        update_seconds=update,
+        update_new=sum(o.new for o in update.outcomes),
+        update_seconds=update.seconds,
         errors=errors,
     )
 
@@ -421,6 +446,63 @@ def populate(
         )
         written += outcome.new
     return written
+
+
+# Ingest's stages in the order they run; the first four are a parsing worker's, the last two
+# the writing process's.
+STAGES = ("parse", "clean", "tag", "story words", "store write", "story assignment")
+
+
+def time_stages(folder: Path, catalog: Catalog, feeds: int, items: int) -> dict[str, float]:
+    """CPU seconds of each ingest stage over the farm's documents of ``feeds`` x ``items``,
+    one stage after another on one core (HTTP left out): where a cold ingest's time goes.
+    The writes go into two fresh stores, one without story assignment and one with it: the
+    difference is what assigning stories costs."""
+    clock = time.process_time  # this process's CPU: nothing else runs in it meanwhile
+    now = datetime.now(UTC)
+    base = "http://127.0.0.1/stages"
+    sources = sources_for([f"{base}/{index}.xml" for index in range(feeds)])
+    spent = dict.fromkeys(STAGES, 0.0)
+    intents = []
+    for index, source in enumerate(sources):
+        document = render_feed(index, 0, items, base)
+        started = clock()
+        parsed = parse_feed(document, url=source.url, content_type="application/xml")
+        parsed_at = clock()
+        built = disambiguate(
+            [build_article(entry, base_url=source.url, now=now) for entry in parsed.entries]
+        )
+        built_at = clock()
+        tagged = tag_articles(built, catalog=catalog, kind=source.kind, agency=source.agency)
+        tagged_at = clock()
+        prepared = with_story_text(tagged)
+        worded_at = clock()
+        spent["parse"] += parsed_at - started
+        spent["clean"] += built_at - parsed_at
+        spent["tag"] += tagged_at - built_at
+        spent["story words"] += worded_at - tagged_at
+        intents.append(
+            FeedUpdateIntent(
+                feed=source.name,
+                fetched=now,
+                status=FetchStatus.OK,
+                next_check=now,
+                articles=prepared,
+                from_network=False,
+            )
+        )
+    written = {}
+    for name, chooser in (("plain", None), ("stories", choose_story)):
+        store = open_store(f"sqlite:///{folder / f'stages-{name}.sqlite'}")
+        store.sync_feeds(sources, now)
+        started = clock()
+        for intent in intents:
+            store.apply_update(intent, chooser)
+        written[name] = clock() - started
+        store.close()
+    spent["store write"] = written["plain"]
+    spent["story assignment"] = max(0.0, written["stories"] - written["plain"])
+    return spent
 
 
 # -- search, digest, tagging ------------------------------------------------------------------
@@ -548,12 +630,13 @@ def run_reader(
     """reader's cold ingest and search of the same documents, in a child process (see
     ``benchmarks.reader_run``), on a namespace of the farm it alone polls. With ``runs`` > 1,
     as many cold ingests into fresh databases (the last one also searched); their seconds
-    are in "ingest_runs"."""
+    are in "ingest_runs", their CPU seconds in "ingest_cpu_runs"."""
     urls_file = folder / "reader-urls.txt"
     urls_file.write_text("\n".join(farm.feed_urls("reader", feeds, items)))
     queries_file = folder / "queries.json"
     queries_file.write_text(json.dumps(list(queries)))
-    seconds = []
+    seconds: list[float] = []
+    cpu: list[float] = []
     for run in range(runs):
         last = run == runs - 1
         done = subprocess.run(
@@ -573,7 +656,8 @@ def run_reader(
         )
         found = json.loads(done.stdout)
         seconds.append(found["ingest_seconds"])
-    return {**found, "ingest_runs": seconds}
+        cpu.append(found["ingest_cpu_seconds"])
+    return {**found, "ingest_runs": seconds, "ingest_cpu_runs": cpu}
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
@@ -785,6 +869,17 @@ def run(plan: Plan) -> Results:
                         note,
                     )
                 )
+                here, workers = ingest_run.cold_cpu
+                results.add(
+                    Row(
+                        f"cold ingest CPU {feeds}x{items}",
+                        (here + workers) * 1000 / ingest_run.entries,
+                        "ms/entry",
+                        note=f"this process {here * 1000 / ingest_run.entries:.2f} + parsing "
+                        f"workers {workers * 1000 / ingest_run.entries:.2f}; "
+                        f"{(here + workers) / ingest_run.cold_seconds:.1f} cores busy",
+                    )
+                )
                 per_feed = ingest_run.repoll_seconds * 1000 / feeds
                 results.add(
                     Row(
@@ -915,6 +1010,30 @@ def run(plan: Plan) -> Results:
                 )
             )
 
+            feeds, items = plan.sizes[0]
+            print(f"\n[where the time goes: {feeds}x{items}, one stage at a time]", flush=True)
+            started = time.perf_counter()
+            spent = time_stages(folder, catalog, feeds, items)
+            count, total = feeds * items, sum(spent.values())
+            for stage in STAGES:
+                results.add(
+                    Row(
+                        f"stage: {stage}",
+                        spent[stage] * 1000 / count,
+                        "ms/entry",
+                        note=f"{spent[stage] / total:.0%} of the CPU",
+                    )
+                )
+            results.add(
+                Row(
+                    "stages together, one core",
+                    total * 1000 / count,
+                    "ms/entry",
+                    note=f"{count / total:,.0f} entries/s on one core, HTTP left out",
+                )
+            )
+            results.phase_done("stages", started)
+
             print("\n[PostgreSQL]", flush=True)
             if plan.postgresql is None:
                 print("  skipped (--no-postgresql)")
@@ -947,6 +1066,26 @@ def run(plan: Plan) -> Results:
                     )
                 )
                 results.add(Row("cold ingest ours/reader", ratio, "x", ">= 4", ratio >= 4))
+                reader_cpu = statistics.median(theirs["ingest_cpu_runs"]) * 1000 / theirs["entries"]
+                ours_cpu = sum(ours.cold_cpu) * 1000 / ours.entries
+                results.add(
+                    Row(
+                        f"reader cold ingest CPU {feeds}x{items}",
+                        reader_cpu,
+                        "ms/entry",
+                        note="one process, 16 threads: parse, sanitise, write (no tags, "
+                        "stories or search index)",
+                    )
+                )
+                results.add(
+                    Row(
+                        "cold ingest CPU ours/reader",
+                        ours_cpu / reader_cpu,
+                        "x",
+                        note=f"ours {ours_cpu:.2f} ms, reader {reader_cpu:.2f} ms an entry "
+                        "(<1: ours cheaper)",
+                    )
+                )
                 ours_search = time_search(ours.store, queries, catalog)
                 reader_search = theirs["search_ms"]
                 for label, fraction in (("p50", 0.5), ("p95", 0.95)):
