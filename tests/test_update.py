@@ -4,15 +4,20 @@ conditional GET across runs, permanent redirects, the per-host limit, and failur
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aggregator.catalog import load_catalog
 from aggregator.config import HttpConfig
+from aggregator.errors import NotFoundError
 from aggregator.fetch import Fetcher
-from aggregator.records import ArticleFilter, FeedOutcome, FeedSource, FetchStatus
+from aggregator.parse import parse_feed
+from aggregator.prepare import prepare
+from aggregator.records import ArticleFilter, FeedKind, FeedOutcome, FeedSource, FetchStatus
 from aggregator.store import Store
-from aggregator.update import Updater
+from aggregator.update import Document, Updater, ingest_all
 from tests.conftest import FeedServer, Request
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -296,3 +301,47 @@ def test_retry_after_sets_the_next_check(feed_server: FeedServer, store: Store) 
     assert outcome.error.startswith("HTTP 429 Too Many Requests")
     # Backing off after one failure would wait 600-660 s; the server asked for two hours.
     assert store.get_feed("sec").next_check == NOW + timedelta(seconds=7200)
+
+
+# -- documents stored together -------------------------------------------------------------------
+
+
+def test_documents_stored_together_are_all_stored_or_none(store: Store) -> None:
+    """``ingest_all`` writes several feeds' documents in one transaction: each feed gets its
+    own outcome, and when one of them cannot be written nothing of the others is kept."""
+    catalog = load_catalog()
+    sources = [
+        FeedSource("first", "https://agency.test/first.xml", kind=FeedKind.REGULATOR, agency="SEC"),
+        FeedSource("second", "https://agency.test/second.xml"),
+    ]
+    store.sync_feeds(sources, NOW)
+
+    def document(name: str, content: bytes) -> Document:
+        state = store.get_feed(name)
+        parsed = parse_feed(content, url=state.url)
+        prepared = prepare(
+            parsed, base_url=state.url, now=NOW, catalog=catalog, kind=state.kind,
+            agency=state.agency,
+        )  # fmt: skip
+        return Document(state, prepared, state.url, None, NOW, NOW + timedelta(hours=1))
+
+    first = document("first", ACTIONS)
+    second = document("second", rss(("news-1", "Exchange settles with SEC")))
+    # A feed removed from the store meanwhile: the transaction fails as a whole.
+    orphan = Document(replace(first.feed, name="gone"), second.prepared, None, None, NOW, NOW)
+    with pytest.raises(NotFoundError):
+        ingest_all(store, [first, orphan])
+    assert store.count_articles() == 0
+
+    outcomes = ingest_all(store, [first, second])
+    assert [(o.feed, o.status, o.new) for o in outcomes] == [
+        ("first", FetchStatus.OK, 3),
+        ("second", FetchStatus.OK, 1),
+    ]
+    assert titles(store, "first") == {
+        "SEC charges exchange",
+        "CFTC fines broker",
+        "FCA bans adviser",
+    }
+    assert titles(store, "second") == {"Exchange settles with SEC"}
+    assert store.get_feed("second").title == "Enforcement actions"  # the feed's state too
